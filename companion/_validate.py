@@ -23,12 +23,14 @@ __all__ = [
     "as_float_array",
     "check_finite",
     "check_same_shape",
+    "check_same_dtype",
     "check_ndim",
     "as_labels",
     "as_positive_int",
     "as_nonnegative_int",
     "as_pair",
     "as_probability",
+    "as_real",
 ]
 
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -72,8 +74,8 @@ def as_float_array(x, name: str, *, ndim=None, dtype=None, finite: bool = True,
         target = np.dtype(np.float64)
     if arr.dtype != target:
         arr = arr.astype(target)
-    if contiguous:
-        arr = np.ascontiguousarray(arr)
+    if contiguous and not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr)  # (0-d arrays are always contiguous: shape kept)
     if ndim is not None:
         check_ndim(arr, name, ndim)
     if finite:
@@ -94,6 +96,13 @@ def check_finite(arr: np.ndarray, name: str) -> None:
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} must be finite, got {bad} NaN or infinite value(s)")
+
+
+def check_same_dtype(arr: np.ndarray, name: str, ref: np.ndarray, ref_name: str) -> None:
+    """Raise ``ValueError`` unless ``arr`` has the dtype of ``ref`` (no silent mixing of
+    float32 and float64, which would upcast a layer's output)."""
+    if arr.dtype != ref.dtype:
+        raise ValueError(f"{name} must have the dtype of {ref_name} ({ref.dtype}), got {arr.dtype}")
 
 
 def check_same_shape(a: np.ndarray, a_name: str, b: np.ndarray, b_name: str) -> None:
@@ -168,4 +177,25 @@ def as_probability(value, name: str, *, allow_one: bool = False) -> float:
     if not (v >= 0.0 and upper_ok):
         interval = "[0, 1]" if allow_one else "[0, 1)"
         raise ValueError(f"{name} must lie in {interval}, got {value!r}")
+    return v
+
+
+def as_real(value, name: str, *, minimum=None, maximum=None, inclusive: bool = True) -> float:
+    """Return ``value`` as a finite float within ``[minimum, maximum]``, else raise.
+
+    ``inclusive=False`` excludes the bounds (e.g. a learning rate ``> 0``).
+    Booleans are rejected: ``True`` is not a number here.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    lo_bad = minimum is not None and (v < minimum if inclusive else v <= minimum)
+    hi_bad = maximum is not None and (v > maximum if inclusive else v >= maximum)
+    if lo_bad or hi_bad:
+        lo = "-inf" if minimum is None else repr(minimum)
+        hi = "inf" if maximum is None else repr(maximum)
+        brackets = ("[", "]") if inclusive else ("(", ")")
+        raise ValueError(f"{name} must lie in {brackets[0]}{lo}, {hi}{brackets[1]}, got {v}")
     return v

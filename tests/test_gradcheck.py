@@ -34,3 +34,30 @@ def test_bad_input_is_rejected():
         numerical_gradient(lambda z: 0.0, np.arange(3))
     with pytest.raises(ValueError, match="same shape"):
         relative_error(np.zeros(2), np.zeros(3))
+
+
+def test_richardson_extrapolation_is_more_accurate_than_central_differences():
+    # f(x) = sum(exp(3x)): large third derivative, so plain central differences with a
+    # step far from round-off are off by O(h^2); Richardson's error is O(h^4).
+    x = np.linspace(-1.0, 1.0, 7)
+    exact = 3 * np.exp(3 * x)
+    plain = relative_error(numerical_gradient(lambda z: np.sum(np.exp(3 * z)), x, 1e-3), exact)
+    rich = relative_error(numerical_gradient(lambda z: np.sum(np.exp(3 * z)), x, 1e-3,
+                                             richardson=True), exact)
+    assert plain > 1e-7
+    assert rich < 1e-10
+    assert rich < plain / 1000
+
+
+def test_richardson_option_of_numerical_gradient_array():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3))
+    dout = rng.standard_normal((2, 3))
+    g = numerical_gradient_array(np.sin, x, dout, richardson=True)
+    assert relative_error(g, dout * np.cos(x)) < 1e-10
+
+
+@pytest.mark.parametrize("h", [0.0, -1e-3, float("nan"), "1e-3", True])
+def test_bad_step_is_rejected(h):
+    with pytest.raises(ValueError, match="h must be a positive finite number"):
+        numerical_gradient(lambda z: float(np.sum(z)), np.zeros(2), h)

@@ -1,0 +1,83 @@
+"""The shared argument checks every public function relies on."""
+import numpy as np
+import pytest
+
+from companion import _validate as v
+
+
+def test_as_float_array_keeps_float32_and_converts_integers():
+    assert v.as_float_array(np.ones(3, np.float32), "x").dtype == np.float32
+    assert v.as_float_array([1, 2], "x").dtype == np.float64
+    assert v.as_float_array([1, 2], "x", dtype=np.float32).dtype == np.float32
+
+
+def test_as_float_array_contiguous_keeps_zero_d_shape():
+    out = v.as_float_array(np.float64(2.5), "x", contiguous=True)
+    assert out.shape == ()
+    strided = np.arange(12.0).reshape(3, 4)[:, ::2]
+    out = v.as_float_array(strided, "x", contiguous=True)
+    assert out.flags.c_contiguous and np.array_equal(out, strided)
+
+
+def test_as_float_array_does_not_copy_what_it_need_not():
+    a = np.zeros((2, 2))
+    assert v.as_float_array(a, "x", contiguous=True) is a
+
+
+@pytest.mark.parametrize("bad, exc, msg", [
+    ("abc", TypeError, "x must be an array of numbers"),
+    (None, TypeError, "x must be an array of numbers"),
+    (np.array([1j]), TypeError, "x must be real-valued"),
+    (np.array(["a"]), TypeError, "x must be an array of numbers"),
+    (np.array([np.nan]), ValueError, "x must be finite"),
+])
+def test_as_float_array_rejects_bad_values(bad, exc, msg):
+    with pytest.raises(exc, match=msg):
+        v.as_float_array(bad, "x")
+
+
+def test_ndim_shape_and_dtype_checks_name_the_arguments():
+    with pytest.raises(ValueError, match="x must have 2 or 4 dimensions"):
+        v.check_ndim(np.zeros(3), "x", (2, 4))
+    with pytest.raises(ValueError, match="dout and out must have the same shape"):
+        v.check_same_shape(np.zeros(2), "dout", np.zeros(3), "out")
+    with pytest.raises(ValueError, match=r"w must have the dtype of x \(float32\)"):
+        v.check_same_dtype(np.zeros(2), "w", np.zeros(2, np.float32), "x")
+
+
+def test_labels():
+    assert v.as_labels(np.array([0, 2], np.int32), "y", n=2, num_classes=3).dtype == np.int64
+    with pytest.raises(TypeError, match="y must be integer class labels"):
+        v.as_labels(np.array([0.0, 1.0]), "y", n=2, num_classes=3)
+    with pytest.raises(ValueError, match=r"y must lie in \[0, 3\)"):
+        v.as_labels(np.array([0, 3]), "y", n=2, num_classes=3)
+    with pytest.raises(ValueError, match=r"y must have shape \(3,\)"):
+        v.as_labels(np.array([0, 1]), "y", n=3, num_classes=3)
+
+
+def test_integers_pairs_and_probabilities():
+    assert v.as_positive_int(np.int64(3), "n") == 3
+    assert v.as_pair(2, "stride", minimum=1) == (2, 2)
+    assert v.as_pair((1, 3), "stride", minimum=1) == (1, 3)
+    for bad, exc in [(0, ValueError), (True, TypeError), (1.5, TypeError)]:
+        with pytest.raises(exc, match="n must be"):
+            v.as_positive_int(bad, "n")
+    with pytest.raises(ValueError, match="padding must be >= 0"):
+        v.as_pair((1, -1), "padding")
+    with pytest.raises(ValueError, match="stride must be an int or a pair"):
+        v.as_pair((1, 2, 3), "stride")
+    assert v.as_probability(0.5, "p") == 0.5
+    with pytest.raises(ValueError, match="p must"):
+        v.as_probability(1.0, "p")
+
+
+def test_as_real_bounds():
+    assert v.as_real(1, "lr", minimum=0, inclusive=False) == 1.0
+    with pytest.raises(ValueError, match=r"lr must lie in \(0, inf\)"):
+        v.as_real(0.0, "lr", minimum=0, inclusive=False)
+    with pytest.raises(ValueError, match="beta must be finite"):
+        v.as_real(float("inf"), "beta")
+    with pytest.raises(TypeError, match="beta must be a real number"):
+        v.as_real(True, "beta")
+    with pytest.raises(ValueError, match=r"m must lie in \[0, 1\]"):
+        v.as_real(1.5, "m", minimum=0, maximum=1)
