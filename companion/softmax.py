@@ -1,0 +1,240 @@
+"""Softmax (归一化指数函数), its logarithm, its Jacobian and its backward pass.
+
+The softmax turns a vector of logits :math:`z \\in \\mathbb{R}^C` into a
+probability vector:
+
+.. math::
+
+    p_i = \\operatorname{softmax}(z)_i = \\frac{e^{z_i}}{\\sum_{k=1}^{C} e^{z_k}},
+    \\qquad
+    \\log p_i = z_i - \\log \\sum_{k=1}^{C} e^{z_k}.
+
+**Stability.** ``exp`` overflows for :math:`z \\gtrsim 709.8` (float64) or
+:math:`88.7` (float32). Softmax is unchanged when a constant is added to every
+logit, so both functions shift by :math:`m = \\max_k z_k` first:
+:math:`p_i = e^{z_i - m} / \\sum_k e^{z_k - m}` and
+:math:`\\log p_i = (z_i - m) - \\log \\sum_k e^{z_k - m}` (the log-sum-exp
+trick). Every exponent is then :math:`\\le 0` and the sum is :math:`\\ge 1`, so
+nothing overflows and the logarithm never sees 0: logits of magnitude
+:math:`10^4` give exact probabilities and finite log-probabilities.
+
+**Jacobian.** Differentiating :math:`p_i` with respect to :math:`z_j`,
+
+.. math::
+
+    \\frac{\\partial p_i}{\\partial z_j} = p_i(\\delta_{ij} - p_j),
+    \\qquad J = \\operatorname{diag}(p) - p\\,p^{\\top},
+
+a symmetric :math:`C \\times C` matrix whose rows and columns sum to 0 (the
+probabilities always sum to 1). Its diagonal :math:`p_i(1 - p_i)` has the form
+of the sigmoid's derivative; the off-diagonal terms :math:`-p_i p_j` couple the
+classes and are *not* zero.
+
+**Backward pass.** Backpropagation never builds :math:`J`: given the upstream
+gradient :math:`v = \\partial L / \\partial p`, the gradient with respect to the
+logits is the vector-Jacobian product
+
+.. math::
+
+    \\frac{\\partial L}{\\partial z} = J^{\\top} v = p \\odot \\bigl(v - (v \\cdot p)\\,\\mathbf{1}\\bigr),
+
+:math:`O(C)` work instead of :math:`O(C^2)` (:func:`softmax_backward`).
+
+The functions are NumPy expressions over whole arrays (vectorized; no Numba
+kernel is needed for this cost). Dtypes: float32 and float64 are kept; integer
+or boolean input is converted to float64. Inputs are never modified.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from companion._validate import as_float_array, check_same_shape
+
+__all__ = ["softmax", "log_softmax", "softmax_jacobian", "softmax_backward"]
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+def _as_logits(z, name: str = "z", ndim=None) -> np.ndarray:
+    """Validate logits: finite floats with at least one dimension."""
+    arr = as_float_array(z, name, ndim=ndim)
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must have at least 1 dimension (the classes), got a scalar")
+    return arr
+
+
+def _as_axis(axis, arr: np.ndarray, name: str) -> int:
+    """Validate ``axis`` against ``arr`` (which must be non-empty along it); return it >= 0."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"axis must be an integer, got {axis!r}")
+    axis = int(axis)
+    if not -arr.ndim <= axis < arr.ndim:
+        raise ValueError(f"axis must lie in [{-arr.ndim}, {arr.ndim}) for {name} of shape "
+                         f"{arr.shape}, got {axis}")
+    axis %= arr.ndim
+    if arr.shape[axis] == 0:
+        raise ValueError(f"{name} must have at least one class along axis {axis}, "
+                         f"got shape {arr.shape}")
+    return axis
+
+
+def _shifted(z: np.ndarray, axis: int) -> np.ndarray:
+    """``z - max(z, axis)``: every entry <= 0, the largest exactly 0 (a new array)."""
+    return z - np.max(z, axis=axis, keepdims=True)
+
+
+def _row_sum_tolerance(dtype) -> float:
+    """Tolerance on ``|sum(p) - 1|`` accepted for a probability row of ``dtype``.
+
+    ``sqrt(eps)`` of the dtype: about 3.5e-4 for float32 and 1.5e-8 for
+    float64, far above the rounding error of a computed softmax row and far
+    below any real mistake (an unnormalized row, a logit passed as a
+    probability).
+    """
+    return float(np.sqrt(np.finfo(dtype).eps))
+
+
+# --------------------------------------------------------------------------
+# Softmax and log-softmax
+# --------------------------------------------------------------------------
+
+def softmax(z, axis=-1):
+    """Numerically stable softmax along ``axis``.
+
+    .. math:: p_i = \\frac{e^{z_i - m}}{\\sum_k e^{z_k - m}}, \\qquad m = \\max_k z_k.
+
+    Parameters
+    ----------
+    z : array_like, shape ``(..., C, ...)``
+        Logits, finite; at least one dimension and at least one class along
+        ``axis``. float32/float64 kept, integers converted to float64.
+    axis : int, default -1
+        The class axis.
+
+    Returns
+    -------
+    p : ndarray, shape of ``z``, dtype of ``z``
+        Probabilities in ``[0, 1]`` that sum to 1 along ``axis``. No overflow
+        and no NaN for any finite logits (magnitude ``1e4`` included).
+    """
+    z = _as_logits(z)
+    axis = _as_axis(axis, z, "z")
+    e = np.exp(_shifted(z, axis))
+    e /= np.sum(e, axis=axis, keepdims=True)
+    return e
+
+
+def log_softmax(z, axis=-1):
+    """Numerically stable log-softmax (log-sum-exp trick) along ``axis``.
+
+    .. math:: \\log p_i = (z_i - m) - \\log \\sum_k e^{z_k - m}, \\qquad m = \\max_k z_k.
+
+    Computing ``np.log(softmax(z))`` instead would return ``-inf`` wherever a
+    probability underflows to 0 (logit gaps beyond about 745 in float64); this
+    form stays finite and exact.
+
+    Parameters
+    ----------
+    z : array_like, shape ``(..., C, ...)``
+        Logits, finite. float32/float64 kept, integers converted to float64.
+    axis : int, default -1
+        The class axis.
+
+    Returns
+    -------
+    log_p : ndarray, shape of ``z``, dtype of ``z``
+        Log-probabilities, all ``<= 0`` and finite.
+    """
+    z = _as_logits(z)
+    axis = _as_axis(axis, z, "z")
+    s = _shifted(z, axis)
+    # the sum is >= 1 (the largest term is e^0), so its log is finite and >= 0
+    s -= np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
+    return s
+
+
+# --------------------------------------------------------------------------
+# Jacobian and backward pass
+# --------------------------------------------------------------------------
+
+def softmax_jacobian(z):
+    """The softmax Jacobian :math:`J_{ij} = \\partial p_i / \\partial z_j = p_i(\\delta_{ij} - p_j)`.
+
+    In matrix form :math:`J = \\operatorname{diag}(p) - p\\,p^{\\top}`: symmetric,
+    every row and column sums to 0. Built explicitly for teaching and testing;
+    backpropagation uses :func:`softmax_backward`, which never forms it.
+
+    Parameters
+    ----------
+    z : array_like, shape ``(C,)`` or ``(N, C)``
+        Logits (one vector, or a batch of ``N`` vectors), finite.
+
+    Returns
+    -------
+    J : ndarray, shape ``(C, C)`` or ``(N, C, C)``, dtype of ``z``
+        ``J[..., i, j] = p_i (delta_ij - p_j)`` with ``p = softmax(z)``.
+    """
+    z = _as_logits(z, ndim=(1, 2))
+    p = softmax(z, axis=-1)
+    C = p.shape[-1]
+    # -p_i p_j: products of the same two numbers, so J is exactly symmetric
+    J = -p[..., :, None] * p[..., None, :]
+    diag = np.arange(C)
+    J[..., diag, diag] += p
+    return J
+
+
+def softmax_backward(dp, p):
+    """Backward pass of softmax: the vector-Jacobian product :math:`J^{\\top} v`.
+
+    Given the softmax output ``p`` and the upstream gradient
+    ``dp`` :math:`= v = \\partial L / \\partial p`, returns
+
+    .. math::
+
+        \\frac{\\partial L}{\\partial z_j} = \\sum_i v_i \\frac{\\partial p_i}{\\partial z_j}
+        = p_j \\Bigl(v_j - \\sum_i v_i p_i\\Bigr),
+
+    row by row, in :math:`O(C)` work and memory: the :math:`C \\times C`
+    Jacobian is never built. In automatic-differentiation terms this is the
+    *vector-Jacobian product* (VJP, reverse mode). Because :math:`J` is
+    symmetric it equals the Jacobian-vector product (JVP, forward mode)
+    :math:`J v` as well, so the same function pushes a tangent ``dz``
+    forward: ``softmax_backward(dz, p)`` is ``J @ dz``.
+
+    Parameters
+    ----------
+    dp : array_like, shape ``(C,)`` or ``(N, C)``
+        Upstream gradient :math:`\\partial L / \\partial p`, finite, same shape
+        and dtype as ``p``.
+    p : array_like, shape ``(C,)`` or ``(N, C)``
+        The softmax output (rows are probabilities: entries in ``[0, 1]``,
+        summing to 1 within ``sqrt(eps)`` of the dtype).
+
+    Returns
+    -------
+    dz : ndarray, shape and dtype of ``p``
+        :math:`\\partial L / \\partial z = p \\odot (v - \\langle v, p\\rangle)`.
+    """
+    p = as_float_array(p, "p", ndim=(1, 2))
+    dp = as_float_array(dp, "dp", ndim=(1, 2))
+    check_same_shape(dp, "dp", p, "p")
+    if dp.dtype != p.dtype:
+        raise ValueError(f"dp must have the dtype of p ({p.dtype}), got {dp.dtype}; "
+                         "convert it with .astype(...)")
+    if p.shape[-1] == 0:
+        raise ValueError(f"p must have at least one class, got shape {p.shape}")
+    if np.any(p < 0) or np.any(p > 1):
+        raise ValueError("p must be a softmax output with entries in [0, 1], "
+                         f"got values from {p.min()} to {p.max()}")
+    tol = _row_sum_tolerance(p.dtype)
+    dev = np.abs(np.sum(p, axis=-1, dtype=np.float64) - 1.0)
+    if np.any(dev > tol):
+        raise ValueError(f"p must be a softmax output whose rows sum to 1 (within {tol:.1e}), "
+                         f"got a row off by {float(np.max(dev)):.3g}")
+    inner = np.sum(dp * p, axis=-1, keepdims=True)      # <v, p> per row
+    return p * (dp - inner)
