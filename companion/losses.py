@@ -245,9 +245,13 @@ def cross_entropy_loss(logits, target):
     :func:`companion.softmax.softmax_backward`). The value uses
     :math:`\\log p = ` :func:`companion.softmax.log_softmax`, so it is finite
     and exact for any finite logits (magnitude :math:`10^4` included), where
-    ``-log(softmax(z))`` would give ``inf``. This is PyTorch's
-    ``CrossEntropyLoss()`` (which also takes logits, not probabilities), the
-    loss of document 2's LeNet-5, and document 1's formula in §3.1.1.
+    ``-log(softmax(z))`` would give ``inf``; the only exception is a target
+    class whose logit lies more than the largest float (about 1.8e308, 3.4e38
+    in float32) below the row's maximum, whose true loss exceeds the float
+    range: the value is then ``inf`` (never NaN), the gradient still exact.
+    This is PyTorch's ``CrossEntropyLoss()`` (which also takes logits, not
+    probabilities), the loss of document 2's LeNet-5, and document 1's
+    formula in §3.1.1.
 
     Parameters
     ----------
@@ -278,10 +282,13 @@ def cross_entropy_loss(logits, target):
     grad = np.exp(log_p)                                  # p = softmax(logits)
     if kind == "labels":
         rows = np.arange(N)
-        value = -float(np.sum(log_p[rows, y], dtype=np.float64)) / N
+        value = 0.0 - float(np.sum(log_p[rows, y], dtype=np.float64)) / N    # 0.0 - : no -0.0
         grad[rows, y] -= 1
     else:
-        value = -float(np.sum(y * log_p, dtype=np.float64)) / N
+        # y * log p, with 0 * log p = 0 where y = 0 (the convention 0 log 0 = 0):
+        # a log-probability of -inf, beyond the float range, must not give NaN
+        terms = np.multiply(y, log_p, out=np.zeros_like(log_p), where=y > 0)
+        value = 0.0 - float(np.sum(terms, dtype=np.float64)) / N
         grad -= y
     grad /= N
     return value, grad

@@ -83,8 +83,15 @@ def _as_axis(axis, arr: np.ndarray, name: str) -> int:
 
 
 def _shifted(z: np.ndarray, axis: int) -> np.ndarray:
-    """``z - max(z, axis)``: every entry <= 0, the largest exactly 0 (a new array)."""
-    return z - np.max(z, axis=axis, keepdims=True)
+    """``z - max(z, axis)``: every entry <= 0, the largest exactly 0 (a new array).
+
+    A logit more than the largest float (about 1.8e308 in float64, 3.4e38 in
+    float32) below its row's maximum gives ``-inf`` here, the correctly rounded
+    difference; its ``exp`` is exactly 0, the right probability. That overflow
+    is expected, so NumPy's warning about it is silenced.
+    """
+    with np.errstate(over="ignore"):
+        return z - np.max(z, axis=axis, keepdims=True)
 
 
 def _row_sum_tolerance(dtype) -> float:
@@ -147,7 +154,10 @@ def log_softmax(z, axis=-1):
     Returns
     -------
     log_p : ndarray, shape of ``z``, dtype of ``z``
-        Log-probabilities, all ``<= 0`` and finite.
+        Log-probabilities, all ``<= 0``; finite, except ``-inf`` for a logit
+        lying more than the largest float (about 1.8e308 in float64, 3.4e38
+        in float32) below its row's maximum, whose true log-probability is
+        below the float range. Never NaN.
     """
     z = _as_logits(z)
     axis = _as_axis(axis, z, "z")

@@ -234,6 +234,26 @@ def test_naive_cross_entropy_fails_where_the_package_does_not():
     assert cross_entropy_loss(z, np.array([2]))[0] == pytest.approx(2e3, rel=1e-15)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cross_entropy_with_logit_gaps_beyond_the_float_range(dtype):
+    """Finite logits whose spread overflows: an exact value, inf or 0, never NaN."""
+    big = np.finfo(dtype).max / 1.5
+    z = np.array([[big, -big], [0.0, -big]], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        v_right, g_right = cross_entropy_loss(z, np.array([[1.0, 0.0], [1.0, 0.0]]))
+        v_wrong, g_wrong = cross_entropy_loss(z, np.array([1, 1]))
+        v_soft, _ = cross_entropy_loss(z, np.array([[0.5, 0.5], [1.0, 0.0]]))
+    # all mass on the largest logits: loss exactly 0 (not -0.0), gradient 0
+    assert v_right == 0.0 and not np.signbit(v_right)
+    np.testing.assert_array_equal(g_right, 0)
+    # row 0 is wrong by 2 big > float max: the true loss is not representable
+    assert v_wrong == np.inf and v_soft == np.inf
+    np.testing.assert_array_equal(g_wrong, [[0.5, -0.5], [0.5, -0.5]])
+    assert g_wrong.dtype == dtype
+    # row 1 alone is wrong by big, which is representable: exact
+    assert cross_entropy_loss(z[1:], np.array([1]))[0] == pytest.approx(float(big), rel=1e-6)
+
+
 # ------------------------------------------------------ binary cross-entropy
 
 def bce_data(rng, shape):
@@ -306,7 +326,9 @@ def test_log_loss_gradient_matches_finite_differences(N, C, seed):
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, C, size=N)
     p = softmax(rng.uniform(-2, 2, size=(N, C)))
-    y = rng.dirichlet(np.ones(C), size=N)
+    # soft targets >= 0.5 / C: a target entry near 0 makes its gradient entry near 0,
+    # where the differences' rounding error (~1e-11) is no longer relatively small
+    y = 0.5 * rng.dirichlet(np.ones(C), size=N) + 0.5 / C
     eps = np.finfo(np.float64).eps
     for target, dense in ((labels, one_hot(labels, C)), (y, y)):
         value, grad = log_loss(p, target)

@@ -154,6 +154,27 @@ def test_naive_formula_fails_where_the_package_does_not():
     np.testing.assert_array_equal(softmax(z), [1.0, 0.0, 0.0])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_logit_gaps_beyond_the_float_range_give_no_nan(dtype):
+    """A gap larger than the largest float (a diverging float32 network gets there)."""
+    big = np.finfo(dtype).max / 1.5                  # z_max - z_min = 2 big overflows
+    z = np.array([[big, -big, 0.0], [-big, big, big]], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):   # no warning either
+        p = softmax(z)
+        log_p = log_softmax(z)
+        J = softmax_jacobian(z)
+        dz = softmax_backward(np.ones_like(p), p)
+    np.testing.assert_array_equal(p, [[1, 0, 0], [0, 0.5, 0.5]])
+    # -inf where the true log-probability is below the float range, never NaN
+    np.testing.assert_array_equal(log_p[0, :2], [0, -np.inf])
+    assert log_p[0, 2] == pytest.approx(-big, rel=1e-6)
+    assert log_p[1, 0] == -np.inf
+    np.testing.assert_allclose(log_p[1, 1:], -np.log(2.0), rtol=1e-6)
+    assert not np.any(np.isnan(log_p))
+    for a in (p, J, dz):
+        assert a.dtype == dtype and np.all(np.isfinite(a))
+
+
 # ------------------------------------------------------------------ Jacobian
 
 @given(C=classes, seed=seeds)
