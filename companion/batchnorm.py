@@ -92,7 +92,10 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from companion._threads import apply_thread_policy
 from companion._validate import as_float_array, as_probability, check_ndim
+
+apply_thread_policy()       # idle prange workers sleep (see companion._threads)
 
 __all__ = ["BatchNormCache", "batchnorm_forward", "batchnorm_backward"]
 

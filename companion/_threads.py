@@ -1,0 +1,145 @@
+"""The package's thread policy: one thread pool, whose idle threads sleep.
+
+Numba runs ``prange`` loops on a pool of threads (OpenMP here; TBB or Numba's
+own "workqueue" elsewhere), and NumPy's OpenBLAS has a pool of its own. On a
+small machine two things go wrong:
+
+* After a parallel region OpenMP's idle workers *spin* -- poll for new work
+  at full speed -- for a while before they sleep (GNU OpenMP: 300,000 polls).
+  When the cores are busy (a shared server, a laptop running a browser,
+  Binder), spinning workers compete with the threads that have real work,
+  and every parallel region may wait for a descheduled thread.
+* OpenBLAS's idle workers also keep polling after a multi-threaded NumPy
+  matrix product, and the two pools then fight for the same cores.
+
+Measured with ``python -m benchmarks.thread_policy`` (2 cores, batch 64,
+float32, median ms; "one core busy": a spinning process started by the
+script; the machine was shared with other jobs, so only the orders of
+magnitude matter):
+
+==============  ==========  ==================  ===========  ===============
+machine         policy      LeNet conv1 f+b     pool1 f+b    training step
+==============  ==========  ==================  ===========  ===============
+idle            spinning    0.7                 0.5          37
+idle            passive     1.3                 0.8          9.4
+idle            workqueue   2.3                 1.1          38
+one core busy   spinning    37                  17           243
+one core busy   passive     3.8                 2.6          80
+one core busy   workqueue   1.7                 1.0          52
+==============  ==========  ==================  ===========  ===============
+
+A LeNet-5 training step whose dense layers call a 2-thread OpenBLAS took
+15-120 ms on the loaded machine, 6 ms with OpenBLAS single-threaded during the
+step.
+
+**The policy.**
+
+1. :func:`apply_thread_policy` sets the standard OpenMP variable
+   ``OMP_WAIT_POLICY=PASSIVE`` (idle threads sleep at once) unless the user
+   has set it. An OpenMP runtime reads it once, when it is loaded; Numba loads
+   its pool at the first parallel call, so every module of the package with
+   ``prange`` kernels calls :func:`apply_thread_policy` when it is imported.
+   Waking a sleeping thread costs a few microseconds per parallel region;
+   the stalls of the table disappear.
+2. The package's own calls to BLAS run with OpenBLAS limited to one thread
+   (:func:`single_threaded_blas`, from :mod:`companion._blas`): parallelism
+   comes from Numba's pool only. The ``"gemm"`` convolution calls the
+   single-threaded BLAS from inside its parallel loop; NumPy products inside
+   the package (the ``"im2col"`` convolution, and dense layers should do the
+   same) are wrapped in :func:`single_threaded_blas`.
+
+Results do not change: the policy says what idle threads do and how many run
+a product, not what is computed (every kernel gives each output element to one
+thread, see :mod:`companion.conv`). Numba's choice of threading layer and its
+thread count (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``) are left
+alone, and so is NumPy's BLAS outside the package's calls.
+"""
+from __future__ import annotations
+
+import os
+
+from companion._blas import single_threaded_blas
+
+__all__ = ["WAIT_POLICY", "apply_thread_policy", "single_threaded_blas", "thread_policy_status"]
+
+WAIT_POLICY = "PASSIVE"
+"""The value :func:`apply_thread_policy` gives ``OMP_WAIT_POLICY``."""
+
+
+def _numba_pool_started() -> bool:
+    """Whether Numba's thread pool (and so its OpenMP runtime) is already running."""
+    try:
+        from numba.np.ufunc import parallel
+    except ImportError:  # pragma: no cover - a Numba without the module
+        return False
+    return bool(getattr(parallel, "_is_initialized", False))
+
+
+_OPENMP_LIBRARIES = ("libgomp", "libiomp", "libomp")
+
+
+def _openmp_runtime_loaded() -> bool | None:
+    """Whether an OpenMP runtime is already loaded in this process (``None``: cannot tell).
+
+    Read from ``/proc/self/maps`` on Linux. PyTorch, for one, ships its own
+    ``libgomp.so.1``; once loaded it is also the runtime Numba's pool uses (the
+    same library name), and it has read its settings already.
+    """
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            text = maps.read()
+    except OSError:
+        return None
+    return any(name in text for name in _OPENMP_LIBRARIES)
+
+
+def apply_thread_policy() -> bool:
+    """Let idle OpenMP threads sleep: set ``OMP_WAIT_POLICY=PASSIVE`` unless already set.
+
+    Call it before the first parallel Numba call of the process (the modules
+    of the package with ``prange`` kernels call it on import). Calling it
+    again does nothing.
+
+    Returns
+    -------
+    bool
+        ``True`` when the passive policy is in effect for Numba's pool: the
+        variable holds ``PASSIVE`` (set here or by the user) and, if it was
+        set here, no OpenMP runtime had been loaded before. ``False`` when the
+        user chose another policy, or when Numba's pool or another OpenMP
+        runtime (PyTorch's, say) was already running with the variable unset:
+        a runtime reads the variable once, so it cannot change any more in
+        this process (import the package first, or set the variable).
+    """
+    if "OMP_WAIT_POLICY" not in os.environ:
+        if _numba_pool_started() or _openmp_runtime_loaded():
+            return False
+        os.environ["OMP_WAIT_POLICY"] = WAIT_POLICY
+    return os.environ["OMP_WAIT_POLICY"].strip().upper() == WAIT_POLICY
+
+
+def thread_policy_status() -> dict:
+    """What the thread policy is, for reports and benchmarks.
+
+    Returns
+    -------
+    dict
+        ``omp_wait_policy`` (the variable's value or ``None``),
+        ``numba_pool_started`` (bool), ``numba_threads`` (Numba's current
+        thread count) and ``threading_layer`` (the layer Numba uses, or the
+        configured choice when the pool has not started yet).
+    """
+    import numba
+
+    started = _numba_pool_started()
+    if started:
+        try:
+            layer = numba.threading_layer()
+        except ValueError:  # pragma: no cover - not started after all
+            layer = numba.config.THREADING_LAYER
+    else:
+        layer = numba.config.THREADING_LAYER
+    return {"omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "numba_pool_started": started,
+            "numba_threads": numba.get_num_threads() if started else numba.config.NUMBA_NUM_THREADS,
+            "threading_layer": layer}
