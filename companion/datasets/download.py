@@ -7,9 +7,10 @@ computed, and only a file whose checksum matches is renamed into place (an
 atomic :func:`os.replace`), so an interrupted or corrupt download never leaves
 a file that looks complete.
 
-A progress bar goes to ``sys.stderr`` only when it is a terminal (or when the
-caller asks for it): a notebook that finds its data already present prints
-nothing.
+A progress bar (:class:`companion.progress.ProgressBar`) goes to ``sys.stderr``
+only when it is a terminal (or when the caller asks for it; in a Jupyter kernel
+it is then a display that is emptied at the end): a notebook that finds its
+data already present prints nothing.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from companion.progress import ProgressBar
 
 __all__ = [
     "ChecksumError",
@@ -119,42 +122,6 @@ def is_writable_dir(path) -> bool:
     return bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) and os.access(p, os.W_OK | os.X_OK)
 
 
-class _ProgressBar:
-    """A one-line text progress bar redrawn with carriage returns."""
-
-    def __init__(self, label: str, total: int | None, stream):
-        self.label = label
-        self.total = total if total and total > 0 else None
-        self.stream = stream
-        self.done = 0
-        self._last = -1
-
-    def update(self, n: int) -> None:
-        self.done += n
-        if self.total:
-            step = min(100, 100 * self.done // self.total)
-        else:
-            step = self.done >> 20  # every MiB when the size is unknown
-        if step != self._last:
-            self._last = step
-            self._draw()
-
-    def _draw(self) -> None:
-        mb = self.done / 1e6
-        if self.total:
-            frac = min(1.0, self.done / self.total)
-            bar = "#" * int(30 * frac)
-            text = f"\r{self.label}: {100 * frac:5.1f}% [{bar:<30}] {mb:.1f}/{self.total / 1e6:.1f} MB"
-        else:
-            text = f"\r{self.label}: {mb:.1f} MB"
-        self.stream.write(text)
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
-
-
 def _progress_stream(progress):
     """The stream to draw on, or ``None`` for no progress output."""
     if progress is None:
@@ -190,7 +157,8 @@ def _fetch(url: str, dest, expected_md5: str, timeout: float, stream) -> None:
     with urllib.request.urlopen(request, timeout=timeout) as response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
-        bar = _ProgressBar(Path(urllib.parse.urlsplit(url).path).name, total, stream) if stream else None
+        bar = (ProgressBar(total, desc=Path(urllib.parse.urlsplit(url).path).name, unit="B",
+                           progress=True, stream=stream) if stream else None)
         try:
             for block in iter(lambda: response.read(_CHUNK), b""):
                 dest.write(block)
