@@ -1,0 +1,42 @@
+"""Benchmarks of the companion package (not part of the tests).
+
+``python -m benchmarks`` times, at batch 64 in float32,
+
+* the forward + backward pass of the convolution and pooling layers of two
+  networks -- LeNet-5 (1x32x32 input) and the 32x32x3 network of the course's
+  first source document -- and
+* a whole LeNet-5 training step (forward, loss, backward, SGD update),
+
+and reports each case (and the sum per network) as a ratio against
+
+* a plain NumPy implementation (:mod:`benchmarks.reference`), run in the same
+  process, and
+* PyTorch on the CPU, when ``torch`` can be imported (optional, never a
+  requirement), with the same number of threads as Numba.
+
+``python -m benchmarks.thread_policy`` measures the thread policies behind
+:mod:`companion._threads` on an idle machine and with one core kept busy.
+
+Modules
+-------
+:mod:`benchmarks.timing`
+    Interleaved, repeated timing with warm-up; medians.
+:mod:`benchmarks.reference`
+    The NumPy reference layers (im2col convolution, window max pooling).
+:mod:`benchmarks.torch_layers`
+    The same layers in PyTorch (imported only when torch is available).
+:mod:`benchmarks.cases`
+    What is timed: a :class:`~benchmarks.cases.Case` is one workload with one
+    callable per implementation; the layer cases of both networks are built
+    here. Add a case and the runner and the table handle it.
+:mod:`benchmarks.training`
+    The LeNet-5 training step case (companion's functional API, NumPy,
+    PyTorch), each checked against the NumPy reference before timing.
+:mod:`benchmarks.report`
+    The table.
+:mod:`benchmarks.thread_policy`
+    Fresh processes under different OpenMP wait policies / threading layers.
+
+Speed is never asserted in the test suite: the machine is shared and timings
+are noisy. Compare implementations side by side within one run, and repeat.
+"""
