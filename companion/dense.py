@@ -21,7 +21,11 @@ chain rule gives
 
 Three matrix products: NumPy hands them to BLAS, which is what a dense layer
 should use (a Numba loop would be many times slower), so this module has no
-Numba kernel.
+Numba kernel. As everywhere in the package, BLAS runs single-threaded inside
+these calls (:func:`companion._blas.single_threaded_blas`; why:
+:mod:`companion._threads`): the products of a CNN's dense layers are small, and
+a multi-threaded BLAS whose idle threads keep polling slowed a whole LeNet-5
+training step about twofold on a busy two-core machine.
 
 The layer takes 2-D input only. A convolutional feature map ``(N, C, H, W)``
 is flattened to ``(N, C*H*W)`` by a separate flatten step before it reaches a
@@ -39,6 +43,7 @@ from typing import NamedTuple
 import numpy as np
 
 from companion._validate import as_float_array, check_ndim
+from companion._blas import single_threaded_blas
 
 __all__ = ["DenseCache", "dense_forward", "dense_backward"]
 
@@ -110,7 +115,8 @@ def dense_forward(x, w, b):
     if b.shape != (w.shape[1],):
         raise ValueError(f"b must have shape (M,) with M = w.shape[1] = {w.shape[1]}, "
                          f"got {b.shape}")
-    out = x @ w + b
+    with single_threaded_blas():
+        out = x @ w + b
     return out, DenseCache(x, w)
 
 
@@ -145,7 +151,8 @@ def dense_backward(dout, cache: DenseCache):
         raise ValueError(f"dout must have shape (N, M) = {expected}, the shape of the "
                          f"forward output, got {dout.shape}")
     _check_dtype(dout, "dout", x.dtype, "the forward pass")
-    dx = dout @ w.T
-    dw = x.T @ dout
+    with single_threaded_blas():
+        dx = dout @ w.T
+        dw = x.T @ dout
     db = dout.sum(axis=0)
     return dx, dw, db

@@ -35,7 +35,9 @@ def execute(path: Path, timeout: int) -> bool:
     nb = nbformat.read(path, as_version=4)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # record_timing=False: no execution timestamps in the stored cells (they
+    # would change on every run and make every re-execution a diff).
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     try:
@@ -48,6 +50,8 @@ def execute(path: Path, timeout: int) -> bool:
         for i, text in bad:
             print(f"STDERR  {path.relative_to(ROOT)} cell {i}: {text!r}")
         return False
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
     nbformat.write(nb, path)
     print(f"ok      {path.relative_to(ROOT)}  ({time.perf_counter() - start:.1f} s)")
     return True
