@@ -75,7 +75,9 @@ class Dataset(NamedTuple):
     Attributes
     ----------
     images : numpy.ndarray
-        Shape ``(N, 1, 28, 28)`` (N, channels, height, width).
+        Shape ``(N, C, H, W)`` (N, channels, height, width): ``(N, 1, 28, 28)``
+        from :func:`load_mnist`, ``(N, 3, 32, 32)`` from
+        :func:`companion.datasets.cifar10.load_cifar10`.
     labels : numpy.ndarray
         Shape ``(N,)``, int64 class indices in ``[0, 10)``.
     """
