@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from companion._blas import single_threaded_blas
 from companion._validate import as_float_array
 from companion.optim import _as_real
 
@@ -98,7 +99,10 @@ def l2_penalty(params: Mapping[str, np.ndarray], lam: float,
     for k, w in arrays.items():
         if k in selected:
             w64 = w.astype(np.float64, copy=False).reshape(-1)
-            value += 0.5 * lam * float(w64 @ w64)
+            # Single-threaded BLAS (the package's policy, companion._threads): the
+            # same bytes on any thread count, and no stall behind idle BLAS threads.
+            with single_threaded_blas():
+                value += 0.5 * lam * float(w64 @ w64)
             grads[k] = lam * w
         else:
             grads[k] = np.zeros_like(w)
