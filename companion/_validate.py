@@ -31,6 +31,7 @@ __all__ = [
     "as_pair",
     "as_probability",
     "as_real",
+    "as_generator",
 ]
 
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -199,3 +200,22 @@ def as_real(value, name: str, *, minimum=None, maximum=None, inclusive: bool = T
         brackets = ("[", "]") if inclusive else ("(", ")")
         raise ValueError(f"{name} must lie in {brackets[0]}{lo}, {hi}{brackets[1]}, got {v}")
     return v
+
+
+def as_generator(rng, name: str = "rng") -> np.random.Generator:
+    """A ``numpy.random.Generator`` from ``rng``.
+
+    A ``Generator`` is returned as is (and advanced by its user); an integer
+    seed builds ``np.random.default_rng(seed)``; ``None`` builds an unseeded
+    generator (a different order every run). Anything else raises ``TypeError``.
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        return np.random.default_rng()
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)):
+        if rng < 0:
+            raise ValueError(f"{name} must be a non-negative integer seed, got {rng}")
+        return np.random.default_rng(int(rng))
+    raise TypeError(f"{name} must be a numpy.random.Generator, an integer seed or None, "
+                    f"got {type(rng).__name__}")

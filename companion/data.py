@@ -49,6 +49,7 @@ from numba import njit
 
 from companion._validate import (
     as_float_array,
+    as_generator,
     as_pair,
     as_positive_int,
     as_probability,
@@ -73,25 +74,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- helpers
-def as_generator(rng, name: str = "rng") -> np.random.Generator:
-    """A ``numpy.random.Generator`` from ``rng``.
-
-    A ``Generator`` is returned as is (and advanced by its user); an integer
-    seed builds ``np.random.default_rng(seed)``; ``None`` builds an unseeded
-    generator (a different order every run). Anything else raises ``TypeError``.
-    """
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None:
-        return np.random.default_rng()
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)):
-        if rng < 0:
-            raise ValueError(f"{name} must be a non-negative integer seed, got {rng}")
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"{name} must be a numpy.random.Generator, an integer seed or None, "
-                    f"got {type(rng).__name__}")
-
-
 def _check_bool(value, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")

@@ -62,6 +62,8 @@ from typing import Callable
 
 import numpy as np
 
+from companion._validate import as_generator
+
 __all__ = [
     "fan_in_fan_out",
     "he_normal",
@@ -80,20 +82,6 @@ __all__ = [
 # --------------------------------------------------------------------------
 # Helpers shared with companion.layers and companion.models
 # --------------------------------------------------------------------------
-
-def _as_rng(rng, name: str = "rng") -> np.random.Generator:
-    """A ``numpy.random.Generator`` from a Generator (returned as is), an int seed or None."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None:
-        return np.random.default_rng()
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)):
-        if rng < 0:
-            raise ValueError(f"{name} must be a non-negative int seed, got {rng}")
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"{name} must be a numpy.random.Generator, an int seed or None, "
-                    f"got {type(rng).__name__}")
-
 
 def _as_dtype(dtype, name: str = "dtype") -> np.dtype:
     """``np.dtype(float32)`` or ``np.dtype(float64)``, else ``ValueError`` naming ``name``."""
@@ -180,7 +168,7 @@ def he_normal(shape, rng=None, dtype=np.float32) -> np.ndarray:
     ndarray of ``shape``, standard deviation :math:`\\sqrt{2/\\text{fan\\_in}}`.
     """
     fan_in, _ = fan_in_fan_out(shape)
-    rng = _as_rng(rng)
+    rng = as_generator(rng)
     dtype = _as_dtype(dtype)
     return _finish(rng.standard_normal(_as_shape(shape)) * math.sqrt(2.0 / fan_in), dtype)
 
@@ -192,7 +180,7 @@ def he_uniform(shape, rng=None, dtype=np.float32) -> np.ndarray:
     Parameters as :func:`he_normal`.
     """
     fan_in, _ = fan_in_fan_out(shape)
-    rng = _as_rng(rng)
+    rng = as_generator(rng)
     dtype = _as_dtype(dtype)
     a = math.sqrt(6.0 / fan_in)
     return _finish(rng.uniform(-a, a, _as_shape(shape)), dtype)
@@ -204,7 +192,7 @@ def xavier_normal(shape, rng=None, dtype=np.float32) -> np.ndarray:
     Parameters as :func:`he_normal`.
     """
     fan_in, fan_out = fan_in_fan_out(shape)
-    rng = _as_rng(rng)
+    rng = as_generator(rng)
     dtype = _as_dtype(dtype)
     std = math.sqrt(2.0 / (fan_in + fan_out))
     return _finish(rng.standard_normal(_as_shape(shape)) * std, dtype)
@@ -216,7 +204,7 @@ def xavier_uniform(shape, rng=None, dtype=np.float32) -> np.ndarray:
     Parameters as :func:`he_normal`.
     """
     fan_in, fan_out = fan_in_fan_out(shape)
-    rng = _as_rng(rng)
+    rng = as_generator(rng)
     dtype = _as_dtype(dtype)
     a = math.sqrt(6.0 / (fan_in + fan_out))
     return _finish(rng.uniform(-a, a, _as_shape(shape)), dtype)
@@ -236,7 +224,7 @@ def normal(shape, rng=None, dtype=np.float32, *, std: float = 0.02) -> np.ndarra
     if isinstance(std, (bool, np.bool_)) or not isinstance(std, numbers.Real) \
             or not (math.isfinite(std) and std > 0):
         raise ValueError(f"std must be a finite number > 0, got {std!r}")
-    rng = _as_rng(rng)
+    rng = as_generator(rng)
     dtype = _as_dtype(dtype)
     return _finish(rng.standard_normal(shape) * float(std), dtype)
 

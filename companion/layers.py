@@ -70,7 +70,7 @@ from companion.batchnorm import batchnorm_backward, batchnorm_forward
 from companion.conv import ALGORITHMS, conv2d_backward, conv2d_forward
 from companion.dense import dense_backward, dense_forward
 from companion.dropout import dropout_backward, dropout_forward
-from companion.init import INITIALIZERS, _as_dtype, _as_rng, get_initializer, zeros
+from companion.init import INITIALIZERS, _as_dtype, as_generator, get_initializer, zeros
 from companion.pooling import (avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward,
                                max_pool2d_forward)
 
@@ -239,7 +239,7 @@ class _ParametricLayer(Layer):
         self.dtype = _as_dtype(dtype)
         initializer = get_initializer(init)      # ValueError naming init if unknown
         self.init = init if isinstance(init, str) else getattr(init, "__name__", "custom")
-        rng = _as_rng(rng)
+        rng = as_generator(rng)
         w = np.asarray(initializer(w_shape, rng, self.dtype))
         if w.shape != tuple(w_shape) or w.dtype != self.dtype:
             raise ValueError(f"init must return an array of shape {tuple(w_shape)} and dtype "
@@ -637,7 +637,7 @@ class Dropout(_Elementwise):
 
     @rng.setter
     def rng(self, value):
-        self._rng = _as_rng(value)
+        self._rng = as_generator(value)
 
     def forward(self, x):
         out, self._cache = dropout_forward(x, self.p, self._rng, train=self.training)

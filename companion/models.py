@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.init import _as_dtype, _as_rng
+from companion.init import _as_dtype, as_generator
 from companion.layers import (Conv2d, Dense, Dropout, Flatten, LeakyReLU, MaxPool2d, ReLU,
                               Sigmoid, Tanh)
 from companion.network import Sequential
@@ -89,7 +89,7 @@ def lenet5(*, rng=None, dtype=np.float32, activation="relu") -> Sequential:
       model: see :func:`companion.losses.cross_entropy_loss` and
       :class:`companion.optim.SGD`.
     """
-    rng = _as_rng(rng)
+    rng = as_generator(rng)
     dtype = _as_dtype(dtype)
     if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
@@ -169,7 +169,7 @@ def cnn_32x32x3(*, rng=None, dtype=np.float32, dropout=0.5) -> Sequential:
       ``(KH, KW, C, F)`` filters; the package uses NCHW and ``(F, C, KH, KW)``.
       ``padding='SAME'`` at stride 1 with a 3x3 kernel is ``padding=1``.
     """
-    rng = _as_rng(rng)
+    rng = as_generator(rng)
     dtype = _as_dtype(dtype)
     kw = {"init": "he", "rng": rng, "dtype": dtype}
     conv1 = Conv2d(3, 32, 3, padding="same", **kw)

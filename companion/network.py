@@ -321,8 +321,8 @@ class Sequential:
                 or not isinstance(config.get("layers"), list):
             raise ValueError("config must be a dict {'type': 'Sequential', 'layers': [...]}, "
                              f"got {config!r}")
-        from companion.init import _as_rng
-        rng = _as_rng(rng)
+        from companion._validate import as_generator
+        rng = as_generator(rng)
         pairs = []
         for i, entry in enumerate(config["layers"]):
             if not isinstance(entry, dict) or "name" not in entry:
