@@ -7,7 +7,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: book test execute benchmark clean
+.PHONY: book test execute benchmark clean exercises exercises-release exercises-autograde \
+	exercises-export exercises-feedback grade book-student
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +38,33 @@ benchmark: $(VENV)/.dev
 
 clean:
 	rm -rf _build
+
+# Exercises (exercises/ is the nbgrader course; see book/instructors.md).
+# After writing or editing exercises/source/<chapter>/<chapter>.ipynb: check the
+# solutions and the release, then regenerate and execute the book's exercise pages.
+exercises: $(VENV)/.dev
+	$(BIN)/python tools/grade.py validate
+	$(BIN)/python tools/exercises.py book
+
+exercises-release: $(VENV)/.dev
+	$(BIN)/python tools/grade.py release
+
+exercises-autograde: $(VENV)/.dev
+	$(BIN)/python tools/grade.py autograde
+
+exercises-export: $(VENV)/.dev
+	$(BIN)/python tools/grade.py export
+
+exercises-feedback: $(VENV)/.dev
+	$(BIN)/python tools/grade.py feedback
+
+# release, autograde exercises/submitted/, export the grades, write the feedback
+grade: $(VENV)/.dev
+	$(BIN)/python tools/grade.py all
+
+# The book without the solutions of the exercises, in _build/student/_build/html
+book-student: $(VENV)/.reader
+	$(BIN)/python tools/fetch_mathjax.py
+	$(BIN)/python tools/exercises.py student-config _build/student_config.yml
+	$(BIN)/jupyter-book build . -W -n --keep-going --config _build/student_config.yml \
+		--path-output _build/student
