@@ -343,6 +343,15 @@ def test_release_strips_solutions_and_hidden_tests(course):
         assert "raise NotImplementedError()" in text
 
 
+def test_released_notebooks_start_with_the_setup_cell(course):
+    """Students open released notebooks on Colab too: the book's set-up cell comes first."""
+    import setup_cell
+    for a in ASSIGNMENTS:
+        nb = nbformat.read(course["root"] / "release" / a / f"{a}.ipynb", as_version=4)
+        assert setup_cell.problem(nb, ROOT) is None, a
+        assert "nbgrader" not in nb.cells[0].metadata, "the set-up cell is not graded"
+
+
 # --------------------------------------------------------------------------
 # source, release, partly wrong
 # --------------------------------------------------------------------------

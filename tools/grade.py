@@ -45,6 +45,8 @@ import warnings
 from pathlib import Path
 from typing import NamedTuple, Optional
 
+import nbformat
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_COURSE = ROOT / "exercises"
 COURSE_ID = "cnn-backprop"
@@ -178,6 +180,23 @@ def _gradebook(course: Course):
 # release / validate
 # --------------------------------------------------------------------------
 
+def _add_setup_cell(path: Path) -> None:
+    """Put the book's set-up cell (``tools/setup_cell.py``) at the top of a student notebook.
+
+    Students open the released notebooks on Colab too, where the cell installs
+    the companion package; elsewhere it only checks the package's version and
+    prints nothing. It is a plain cell, not an nbgrader one: grading ignores it.
+    """
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import setup_cell
+    finally:
+        sys.path.pop(0)
+    nb = nbformat.read(path, as_version=4)
+    if setup_cell.apply(nb, ROOT):
+        nbformat.write(nb, path)
+
+
 def cmd_release(course: Course, assignments: list[str]) -> int:
     """``nbgrader generate_assignment``: solutions stubbed and hidden tests removed."""
     for a in assignments:
@@ -188,6 +207,8 @@ def cmd_release(course: Course, assignments: list[str]) -> int:
     status = 0
     for a in assignments:
         ok = course.release(a).is_file()
+        if ok:
+            _add_setup_cell(course.release(a))
         print(f"{'released' if ok else 'FAILED  '} {a} -> {course.release(a).relative_to(course.root)}")
         status |= not ok
     if status:
