@@ -136,6 +136,13 @@ def test_postbuild_warms_the_cache_that_a_started_session_uses():
                            timeout=1800)
     assert build.returncode == 0, f"postBuild failed:\n{build.stdout}\n{build.stderr}"
     assert "NUMBA_CPU_NAME=generic" in build.stdout, build.stdout
+    # the student notebooks that learners on Binder open
+    sources = sorted(p.parent.name for p in (ROOT / "exercises" / "source").glob("*/*.ipynb"))
+    assert sources, "no exercise sources"
+    for a in sources:
+        released = ROOT / "exercises" / "release" / a / f"{a}.ipynb"
+        assert released.is_file(), f"postBuild did not release {a}"
+        assert "BEGIN SOLUTION" not in released.read_text(encoding="utf-8"), a
     # A session: start -> (Jupyter ->) a kernel whose working directory is book/
     session = subprocess.run([str(ROOT / "start"), "python", "-c", _SESSION], cwd=ROOT / "book",
                              env=env, capture_output=True, text=True, timeout=600)
