@@ -477,7 +477,7 @@ def fit(model, train_data, *, optimizer, epochs: int, loss="cross_entropy",
         batch_size: int = 64, val_data=None, schedule=None, schedule_unit: str = "step",
         rng=None, augment=None, clip_norm: float | None = None, l2: float = 0.0,
         early_stopping=None, checkpoint=None, progress="auto", callbacks=None,
-        eval_batch_size: int = 256) -> History:
+        eval_batch_size: int = 256, val_loss=None) -> History:
     """Train ``model`` on ``train_data`` with mini-batch gradient descent.
 
     Parameters
@@ -532,6 +532,12 @@ def fit(model, train_data, *, optimizer, epochs: int, loss="cross_entropy",
         ``True`` stops training after this epoch.
     eval_batch_size : int, >= 1
         Batch size of the validation passes.
+    val_loss : "cross_entropy", callable or None
+        The loss of the validation passes. ``None``: the training ``loss``,
+        except when the training targets are a tuple (e.g.
+        :class:`companion.distillation.DistillationTargets`) and the validation
+        targets plain labels: then cross-entropy on the labels, so that a
+        distilled student is validated as any classifier, ``val_data=(x, labels)``.
 
     Returns
     -------
@@ -568,6 +574,14 @@ def fit(model, train_data, *, optimizer, epochs: int, loss="cross_entropy",
     if clip_norm is not None:
         clip_norm = _as_real(clip_norm, "clip_norm", low=0.0, low_open=True)
     l2 = _as_real(l2, "l2", low=0.0)
+    if val is None:
+        val_loss_fn = None
+    elif val_loss is not None:
+        val_loss_fn = _resolve_loss(val_loss, "val_loss")
+    elif isinstance(y, tuple) and not isinstance(val[1], tuple):
+        val_loss_fn = LOSSES["cross_entropy"]
+    else:
+        val_loss_fn = loss_fn
     stopper = _as_early_stopping(early_stopping, val is not None)
     ckpt = _as_checkpoint(checkpoint, val is not None)
     cbs = _as_callbacks(callbacks)
@@ -622,7 +636,7 @@ def fit(model, train_data, *, optimizer, epochs: int, loss="cross_entropy",
                     "val_loss": None, "val_acc": None, "lr": history.lr[-1]}
             if val is not None:
                 vl, va = evaluate(model, val[0], val[1], batch_size=eval_batch_size,
-                                  loss=loss_fn)
+                                  loss=val_loss_fn)
                 history.val_loss.append(vl)
                 history.val_acc.append(va)
                 logs.update(val_loss=vl, val_acc=va)

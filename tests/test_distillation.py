@@ -160,3 +160,32 @@ def test_student_learns_from_teacher_logits_with_fit():
     assert after < 0.2 * before
     assert history.train_acc[-1] > 0.95
     assert np.mean(np.argmax(predict(student, x), 1) == labels) > 0.95
+
+
+def test_fit_validates_a_distilled_student_on_plain_labels():
+    """Distillation targets for training, labels for validation: cross-entropy by default."""
+    from companion.layers import Dense
+    from companion.network import Sequential
+    from companion.optim import Adam
+    from companion.training import evaluate, fit, predict
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 4))
+    x_val = rng.standard_normal((50, 4))
+    teacher = Sequential(Dense(4, 3, rng=1, dtype=np.float64))
+    labels, labels_val = np.argmax(predict(teacher, x), 1), np.argmax(predict(teacher, x_val), 1)
+    targets = DistillationTargets(labels, predict(teacher, x))
+    student = Sequential(Dense(4, 3, rng=2, dtype=np.float64))
+    history = fit(student, (x, targets), loss=DistillationLoss(2.0, 0.9), optimizer=Adam(lr=0.05),
+                  epochs=3, batch_size=32, rng=0, progress=False, val_data=(x_val, labels_val))
+    assert len(history.val_loss) == 3
+    assert history.val_loss[-1] == evaluate(student, x_val, labels_val)[0]
+    # an explicit val_loss is used as given
+    targets_val = DistillationTargets(labels_val, predict(teacher, x_val))
+    loss = DistillationLoss(2.0, 0.9)
+    history = fit(student, (x, targets), loss=loss, optimizer=Adam(lr=0.05), epochs=1,
+                  batch_size=32, rng=0, progress=False, val_data=(x_val, targets_val))
+    assert history.val_loss[-1] == evaluate(student, x_val, targets_val, loss=loss)[0]
+    with pytest.raises(TypeError, match="val_loss"):
+        fit(student, (x, targets), loss=loss, optimizer=Adam(lr=0.05), epochs=1,
+            progress=False, val_data=(x_val, labels_val), val_loss=3)
