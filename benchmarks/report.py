@@ -50,7 +50,7 @@ def format_table(cases, timings, *, reference="companion", baselines=("numpy", "
             lines.append(f"{group:<12} {case.name:<18} {case.note:<9} "
                          + " ".join(f"{_ms(med[n]):>{max(len(n), 8)}}" for n in names)
                          + "".join(f"  {_ratio(med[reference], med[b]):>11}" for b in baselines)
-                         + f"  {noise:5.0%}")
+                         + ("      -" if math.isnan(noise) else f"  {noise:5.0%}"))
         if sum(1 for c in cases if c.group == group) == 1:
             lines.append("")
             continue

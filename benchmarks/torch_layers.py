@@ -38,23 +38,21 @@ def conv2d_step(torch, x, w, b, dout, stride, padding):
     return step
 
 
-def max_pool2d_step(torch, x, dout, size, stride):
-    """A callable: max_pool2d forward, then the gradient with respect to x."""
+def _pool2d_step(torch, pool, x, dout, size, stride):
+    """A callable: ``pool`` forward, then the gradient with respect to x."""
     tx, td = _tensor(torch, x), _tensor(torch, dout, grad=False)
-    pool = torch.nn.functional.max_pool2d
 
     def step():
         return torch.autograd.grad(pool(tx, size, stride), (tx,), td)
 
     return step
+
+
+def max_pool2d_step(torch, x, dout, size, stride):
+    """A callable: max_pool2d forward, then the gradient with respect to x."""
+    return _pool2d_step(torch, torch.nn.functional.max_pool2d, x, dout, size, stride)
 
 
 def avg_pool2d_step(torch, x, dout, size, stride):
     """A callable: avg_pool2d forward, then the gradient with respect to x."""
-    tx, td = _tensor(torch, x), _tensor(torch, dout, grad=False)
-    pool = torch.nn.functional.avg_pool2d
-
-    def step():
-        return torch.autograd.grad(pool(tx, size, stride), (tx,), td)
-
-    return step
+    return _pool2d_step(torch, torch.nn.functional.avg_pool2d, x, dout, size, stride)
