@@ -160,11 +160,12 @@ def build_page(assignment: str, source_nb=None):
                      f"These exercises go with the chapter {_chapter_link(assignment)}. "
                      + intro.strip() + "\n\n"
                      "To work on them with this instant feedback, open the student notebook "
-                     f"`exercises/release/{assignment}/{assignment}.ipynb` in Jupyter "
-                     "(`python tools/grade.py release` makes it); instructors grade the same "
-                     "notebook as described in [For instructors](../instructors.md). On this "
-                     "page each solution is hidden behind a dropdown, and the checks run "
-                     "against it.\n\n"
+                     f"`exercises/release/{assignment}/{assignment}.ipynb` in Jupyter (ready "
+                     "on Binder; locally `python tools/grade.py release` makes it); "
+                     "instructors grade the same notebook as described in "
+                     "[For instructors](../instructors.md). In the book each solution is "
+                     "hidden behind a dropdown and the checks run against it; the student "
+                     "edition of the book (`make book-student`) leaves the solutions out.\n\n"
                      f"<!-- {GENERATED_NOTE.format(a=assignment)} -->"))
     for heading, group in _sections(rest):
         solutions = [c for c in group if _is_solution(c)]
@@ -208,6 +209,10 @@ def build_page(assignment: str, source_nb=None):
     page.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                    "language": "python"}
     setup_cell.apply(page)          # the book's set-up cell first, as in every chapter
+    # Cell ids from the position, not random: regenerating a page changes only
+    # what really changed.
+    for i, cell in enumerate(page.cells[1:], start=1):
+        cell["id"] = f"{assignment[:2]}-cell-{i:03d}"
     return page
 
 
