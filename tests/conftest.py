@@ -3,9 +3,14 @@
 Hypothesis runs with ``deadline=None``: the first example of a test pays
 Numba's compile time. ``HYPOTHESIS_PROFILE=thorough`` runs ten times more
 examples than the default.
+
+``isolated_data_env``: a data loader test's environment, with no
+``COMPANION_DATA``, a private per-user cache and no proxy between the test and
+its local HTTP server on 127.0.0.1.
 """
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("default", deadline=None, max_examples=40,
@@ -13,3 +18,18 @@ settings.register_profile("default", deadline=None, max_examples=40,
 settings.register_profile("thorough", deadline=None, max_examples=400,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+
+
+@pytest.fixture
+def isolated_data_env(tmp_path, monkeypatch):
+    """No COMPANION_DATA, a private cache (``XDG_CACHE_HOME``), no proxy; returns the cache."""
+    monkeypatch.delenv("COMPANION_DATA", raising=False)
+    cache = tmp_path / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    for var in PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    return cache

@@ -22,16 +22,10 @@ from companion.datasets.cifar10 import (
     read_cifar10_batch,
 )
 
-PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
-
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path, monkeypatch):
-    monkeypatch.delenv("COMPANION_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    for var in PROXY_VARS:
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+def isolated_env(isolated_data_env):
+    return isolated_data_env
 
 
 def fake_batch(n, seed, protocol=2):

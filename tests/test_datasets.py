@@ -40,18 +40,10 @@ from companion.datasets.mnist import (
 )
 
 REAL_DATA_CANDIDATES = [p for p in (os.environ.get("COMPANION_DATA"), "/work/shared/data") if p]
-PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
-
-
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path, monkeypatch):
-    """No COMPANION_DATA, a private cache, no proxy between us and 127.0.0.1."""
-    monkeypatch.delenv("COMPANION_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    for var in PROXY_VARS:
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    return tmp_path / "xdg-cache" / "companion" / "mnist"
+def isolated_env(isolated_data_env):
+    """The shared isolation (tests/conftest.py); returns the MNIST cache directory."""
+    return isolated_data_env / "companion" / "mnist"
 
 
 # ----------------------------------------------------------------------------- test data
