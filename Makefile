@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: book test execute benchmark clean exercises exercises-release exercises-autograde \
+.PHONY: book test nbval-generic nbval-haswell execute benchmark clean exercises exercises-release exercises-autograde \
 	exercises-export exercises-feedback grade book-student
 
 $(BIN)/python:
@@ -28,6 +28,22 @@ book: $(VENV)/.reader
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest
+
+# nbval over the book under an emulated other CPU, with a fresh Numba cache each time
+# (README, "Reproducibility"): Numba compiles for another target and OpenBLAS uses
+# another kernel family than this machine's. NBVAL_PATHS narrows it to some notebooks.
+NBVAL_PATHS ?= book
+NBVAL_CACHE ?= $(VENV)/numba-cache-profile
+
+nbval-generic: $(VENV)/.dev
+	rm -rf $(NBVAL_CACHE)-generic
+	NUMBA_CPU_NAME=generic OPENBLAS_CORETYPE=Sandybridge NUMBA_CACHE_DIR=$(NBVAL_CACHE)-generic \
+		$(BIN)/python -m pytest $(NBVAL_PATHS)
+
+nbval-haswell: $(VENV)/.dev
+	rm -rf $(NBVAL_CACHE)-haswell
+	NUMBA_CPU_NAME=haswell OPENBLAS_CORETYPE=Haswell NUMBA_CACHE_DIR=$(NBVAL_CACHE)-haswell \
+		$(BIN)/python -m pytest $(NBVAL_PATHS)
 
 # Re-execute every chapter and store its outputs (after the package changes).
 execute: $(VENV)/.reader
