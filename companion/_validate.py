@@ -15,6 +15,7 @@ Conventions
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -31,6 +32,12 @@ __all__ = [
     "as_pair",
     "as_probability",
     "as_real",
+    "as_positive_real",
+    "as_bool",
+    "as_float_dtype",
+    "row_sum_tolerance",
+    "as_examples",
+    "as_targets",
     "as_generator",
 ]
 
@@ -181,25 +188,118 @@ def as_probability(value, name: str, *, allow_one: bool = False) -> float:
     return v
 
 
-def as_real(value, name: str, *, minimum=None, maximum=None, inclusive: bool = True) -> float:
-    """Return ``value`` as a finite float within ``[minimum, maximum]``, else raise.
+def as_real(value, name: str, *, low=None, high=None, low_open: bool = False,
+            high_open: bool = False) -> float:
+    """Return ``value`` as a finite float inside an interval, else raise.
 
-    ``inclusive=False`` excludes the bounds (e.g. a learning rate ``> 0``).
-    Booleans are rejected: ``True`` is not a number here.
+    The interval runs from ``low`` to ``high`` (``None``: unbounded), each end
+    closed unless ``low_open`` / ``high_open``: ``as_real(lr, "lr", low=0.0,
+    low_open=True)`` accepts ``lr > 0``. ``TypeError`` for something that is
+    not a real number (``True`` is not a number here), ``ValueError`` naming
+    ``name`` and the interval otherwise.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     v = float(value)
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {v}")
-    lo_bad = minimum is not None and (v < minimum if inclusive else v <= minimum)
-    hi_bad = maximum is not None and (v > maximum if inclusive else v >= maximum)
-    if lo_bad or hi_bad:
-        lo = "-inf" if minimum is None else repr(minimum)
-        hi = "inf" if maximum is None else repr(maximum)
-        brackets = ("[", "]") if inclusive else ("(", ")")
-        raise ValueError(f"{name} must lie in {brackets[0]}{lo}, {hi}{brackets[1]}, got {v}")
+    left = "(" if low_open or low is None else "["
+    right = ")" if high_open or high is None else "]"
+    interval = (f"{left}{low if low is not None else '-inf'}, "
+                f"{high if high is not None else 'inf'}{right}")
+    ok = math.isfinite(v)
+    if ok and low is not None:
+        ok = v > low if low_open else v >= low
+    if ok and high is not None:
+        ok = v < high if high_open else v <= high
+    if not ok:
+        if low is None and high is None:
+            raise ValueError(f"{name} must be finite, got {value!r}")
+        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
     return v
+
+
+def as_positive_real(value, name: str) -> float:
+    """Return ``value`` as a finite float ``> 0`` (a step size, a temperature...), else raise.
+
+    ``TypeError`` for something that is not a real number, ``ValueError``
+    naming ``name`` otherwise.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not (math.isfinite(v) and v > 0.0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return v
+
+
+def as_bool(value, name: str) -> bool:
+    """Return ``value`` (a ``bool`` or ``numpy.bool_``) as a ``bool``, else ``TypeError``.
+
+    ``0``, ``1``, ``"yes"`` or ``None`` are rejected: a flag is ``True`` or ``False``.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def as_float_dtype(dtype, name: str = "dtype") -> np.dtype:
+    """``np.dtype(float32)`` or ``np.dtype(float64)`` from ``dtype``, else raise naming ``name``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"{name} must be float32 or float64, got {dt}")
+    return dt
+
+
+def row_sum_tolerance(dtype) -> float:
+    """Tolerance on ``|sum(p) - 1|`` accepted for a probability row of ``dtype``.
+
+    ``sqrt(eps)`` of the dtype: about 3.5e-4 for float32 and 1.5e-8 for
+    float64, far above the rounding error of a computed softmax row and far
+    below any real mistake (an unnormalized row, a logit passed as a
+    probability).
+    """
+    return float(np.sqrt(np.finfo(dtype).eps))
+
+
+def as_examples(x, name: str = "x") -> np.ndarray:
+    """A data array with a leading axis of examples and at least one example.
+
+    Float arrays are checked for NaN/infinity; integer and boolean arrays are
+    kept as they are (labels, raw pixels).
+    """
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{name} must be an array, got {type(x).__name__}")
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must have a leading axis of examples, got a scalar")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one example, got shape {arr.shape}")
+    if arr.dtype.kind == "f":
+        check_finite(arr, name)
+    return arr
+
+
+def as_targets(y, n: int, name: str = "y"):
+    """``None``, one array or a tuple of arrays, each with ``n`` examples.
+
+    A tuple keeps its type (a NamedTuple stays that NamedTuple).
+    """
+    if y is None:
+        return None
+    if isinstance(y, tuple):
+        if not y:
+            raise ValueError(f"{name} must not be an empty tuple")
+        arrays = [as_targets(part, n, f"{name}[{i}]") for i, part in enumerate(y)]
+        return type(y)(*arrays) if hasattr(y, "_fields") else tuple(arrays)
+    arr = as_examples(y, name)
+    if arr.shape[0] != n:
+        raise ValueError(f"{name} must have one entry per example of x ({n}), "
+                         f"got {arr.shape[0]} (shape {arr.shape})")
+    return arr
 
 
 def as_generator(rng, name: str = "rng") -> np.random.Generator:

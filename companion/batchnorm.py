@@ -85,7 +85,6 @@ must have the dtype of ``x``.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import NamedTuple
 
 import numba
@@ -93,7 +92,13 @@ import numpy as np
 from numba import njit, prange
 
 from companion._threads import apply_thread_policy
-from companion._validate import as_float_array, as_probability, check_ndim
+from companion._validate import (
+    as_bool,
+    as_float_array,
+    as_positive_real,
+    as_probability,
+    check_ndim,
+)
 
 apply_thread_policy()       # idle prange workers sleep (see companion._threads)
 
@@ -357,20 +362,6 @@ def _as_channel_vector(value, name: str, x: np.ndarray) -> np.ndarray:
     return arr
 
 
-def _as_eps(value) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"eps must be a real number, got {value!r}")
-    v = float(value)
-    if not (math.isfinite(v) and v > 0.0):
-        raise ValueError(f"eps must be a finite number > 0, got {value!r}")
-    return v
-
-
-def _as_bool(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
 
 def _spatial_view(a: np.ndarray) -> np.ndarray:
     """``(N, C, H, W)`` -> ``(N, C, H*W)``, a view of a C-contiguous array."""
@@ -430,8 +421,8 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.9, e
         raise ValueError(f"running_var must be >= 0 (it is a variance), "
                          f"got minimum {running_var.min()}")
     momentum = as_probability(momentum, "momentum")
-    eps = _as_eps(eps)
-    train = _as_bool(train, "train")
+    eps = as_positive_real(eps, "eps")
+    train = as_bool(train, "train")
 
     C = x.shape[1]
     values_per_channel = x.size // C if C else 0

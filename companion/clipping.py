@@ -17,8 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from companion._validate import as_float_array
-from companion.optim import _as_real
+from companion._validate import as_float_array, as_real
 
 __all__ = ["clip_grad_norm", "clip_grad_value", "global_norm"]
 
@@ -97,7 +96,7 @@ def clip_grad_norm(grads: Mapping[str, np.ndarray],
         ``max_norm`` not positive, a non-finite gradient (naming its key), or a
         global norm beyond the float64 range (about 1.8e308).
     """
-    max_norm = _as_real(max_norm, "max_norm", low=0.0, low_open=True)
+    max_norm = as_real(max_norm, "max_norm", low=0.0, low_open=True)
     checked = _checked_grads(grads)
     total_norm = global_norm(checked)
     if not math.isfinite(total_norm):
@@ -125,6 +124,6 @@ def clip_grad_value(grads: Mapping[str, np.ndarray], clip_value: float) -> dict[
     dict str -> ndarray
         New arrays, same keys, shapes and dtypes.
     """
-    clip_value = _as_real(clip_value, "clip_value", low=0.0, low_open=True)
+    clip_value = as_real(clip_value, "clip_value", low=0.0, low_open=True)
     checked = _checked_grads(grads)
     return {key: np.clip(g, -clip_value, clip_value) for key, g in checked.items()}

@@ -48,11 +48,14 @@ import numpy as np
 from numba import njit
 
 from companion._validate import (
+    as_bool,
+    as_examples,
     as_float_array,
     as_generator,
     as_pair,
     as_positive_int,
     as_probability,
+    as_targets,
 )
 
 __all__ = [
@@ -74,51 +77,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- helpers
-def _check_bool(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
-
-def _as_data(x, name: str = "x") -> np.ndarray:
-    """A data array with a leading example axis and at least one example.
-
-    Float arrays are checked for NaN/infinity; integer and boolean arrays are
-    kept as they are (labels, raw pixels).
-    """
-    if isinstance(x, (str, bytes)) or x is None:
-        raise TypeError(f"{name} must be an array, got {type(x).__name__}")
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
-    if arr.ndim == 0:
-        raise ValueError(f"{name} must have a leading axis of examples, got a scalar")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} must hold at least one example, got shape {arr.shape}")
-    if arr.dtype.kind == "f":
-        as_float_array(arr, name)  # finite
-    return arr
-
-
-def _as_targets(y, n: int, name: str = "y"):
-    """``None``, one array or a tuple of arrays, each with ``n`` examples.
-
-    A tuple keeps its type (a NamedTuple stays that NamedTuple).
-    """
-    if y is None:
-        return None
-    if isinstance(y, tuple):
-        if not y:
-            raise ValueError(f"{name} must not be an empty tuple")
-        arrays = [_as_targets(part, n, f"{name}[{i}]") for i, part in enumerate(y)]
-        return type(y)(*arrays) if hasattr(y, "_fields") else tuple(arrays)
-    arr = _as_data(y, name)
-    if arr.shape[0] != n:
-        raise ValueError(f"{name} must have one entry per example of x ({n}), "
-                         f"got {arr.shape[0]} (shape {arr.shape})")
-    return arr
-
-
 def _take(y, index):
     """Index the target(s) ``y`` (an array, a tuple of arrays or None) by ``index``."""
     if y is None:
@@ -136,7 +94,7 @@ def num_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
     """
     n = as_positive_int(n, "n")
     batch_size = as_positive_int(batch_size, "batch_size")
-    drop_last = _check_bool(drop_last, "drop_last")
+    drop_last = as_bool(drop_last, "drop_last")
     return n // batch_size if drop_last else -(-n // batch_size)
 
 
@@ -177,12 +135,12 @@ def minibatches(x, y=None, batch_size: int = 64, *, shuffle: bool = True, rng=No
     The arguments are validated and the permutation is drawn by the call
     itself (a bad argument raises at once, not at the first ``next()``).
     """
-    x = _as_data(x, "x")
+    x = as_examples(x, "x")
     n = x.shape[0]
-    y = _as_targets(y, n, "y")
+    y = as_targets(y, n, "y")
     batch_size = as_positive_int(batch_size, "batch_size")
-    shuffle = _check_bool(shuffle, "shuffle")
-    drop_last = _check_bool(drop_last, "drop_last")
+    shuffle = as_bool(shuffle, "shuffle")
+    drop_last = as_bool(drop_last, "drop_last")
     order = as_generator(rng).permutation(n) if shuffle else None
     return _batches(x, y, batch_size, order, drop_last)
 
@@ -243,7 +201,7 @@ def train_val_split(x, y, val_fraction: float, rng, stratify: bool = True) -> Sp
         ``(x_train, y_train, x_val, y_val)``, new arrays; each set keeps the
         original relative order of its examples.
     """
-    x = _as_data(x, "x")
+    x = as_examples(x, "x")
     n = x.shape[0]
     y_arr = np.asarray(y)
     if y_arr.dtype.kind not in "iu":
@@ -259,7 +217,7 @@ def train_val_split(x, y, val_fraction: float, rng, stratify: bool = True) -> Sp
         raise TypeError("rng must be a numpy.random.Generator or an integer seed "
                         "(the split must be reproducible), got None")
     rng = as_generator(rng)
-    stratify = _check_bool(stratify, "stratify")
+    stratify = as_bool(stratify, "stratify")
     n_val = int(round(val_fraction * n))
     if n_val < 1 or n_val > n - 1:
         raise ValueError(f"val_fraction={val_fraction} of {n} examples gives {n_val} "

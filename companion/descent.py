@@ -34,7 +34,12 @@ from typing import Callable, Iterator, NamedTuple, Optional
 import numpy as np
 from numba import njit
 
-from companion._validate import as_float_array, as_nonnegative_int, as_positive_int
+from companion._validate import (
+    as_float_array,
+    as_nonnegative_int,
+    as_positive_int,
+    as_positive_real,
+)
 
 __all__ = [
     "Trajectory",
@@ -71,16 +76,6 @@ class Trajectory(NamedTuple):
     grad_norms: np.ndarray
     diverged: bool
     diverged_at: Optional[int]
-
-
-def _as_positive_float(value, name: str) -> float:
-    """Return ``value`` as a finite float > 0, else raise."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
-    if not (np.isfinite(v) and v > 0.0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return v
 
 
 def _call_value_and_grad(value_and_grad, w: np.ndarray) -> tuple[float, np.ndarray]:
@@ -147,7 +142,7 @@ def gradient_descent(value_and_grad: Callable[[np.ndarray], tuple[float, np.ndar
     w = as_float_array(x0, "x0", ndim=1, dtype=np.float64).copy()
     if w.size == 0:
         raise ValueError("x0 must have at least one element, got shape (0,)")
-    eta = _as_positive_float(lr, "lr")
+    eta = as_positive_real(lr, "lr")
     steps = as_nonnegative_int(num_steps, "num_steps")
     if isinstance(max_norm, (bool, np.bool_)) or not isinstance(max_norm, numbers.Real):
         raise TypeError(f"max_norm must be a real number, got {max_norm!r}")
@@ -424,7 +419,7 @@ def sgd_linear_regression(X, y, lr: float, epochs: int, batch_size: int,
     """
     X, y = _check_regression_data(X, y)
     n, d = X.shape
-    eta = _as_positive_float(lr, "lr")
+    eta = as_positive_real(lr, "lr")
     epochs = as_nonnegative_int(epochs, "epochs")
     batch_size = as_positive_int(batch_size, "batch_size")
     if batch_size > n:

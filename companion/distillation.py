@@ -53,25 +53,20 @@ un-augmented images.)
 """
 from __future__ import annotations
 
-import math
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
-from companion._validate import as_float_array, as_labels, as_probability, check_same_shape
+from companion._validate import (
+    as_float_array,
+    as_labels,
+    as_positive_real,
+    as_probability,
+    check_same_shape,
+)
 from companion.softmax import log_softmax
 
 __all__ = ["distillation_loss", "DistillationTargets", "DistillationLoss"]
-
-
-def _as_temperature(value) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"temperature must be a number, got {value!r}")
-    v = float(value)
-    if not (math.isfinite(v) and v > 0.0):
-        raise ValueError(f"temperature must be a finite number > 0, got {value!r}")
-    return v
 
 
 def distillation_loss(student_logits, teacher_logits, labels, *, temperature: float = 4.0,
@@ -116,7 +111,7 @@ def distillation_loss(student_logits, teacher_logits, labels, *, temperature: fl
     check_same_shape(t, "teacher_logits", s, "student_logits")
     t = t.astype(s.dtype, copy=False)
     y = as_labels(labels, "labels", n=n, num_classes=c)
-    T = _as_temperature(temperature)
+    T = as_positive_real(temperature, "temperature")
     alpha = as_probability(alpha, "alpha", allow_one=True)
 
     log_qs = log_softmax(s / T, axis=1)                 # log q^s
@@ -168,7 +163,7 @@ class DistillationLoss:
     """
 
     def __init__(self, temperature: float = 4.0, alpha: float = 0.9):
-        self.temperature = _as_temperature(temperature)
+        self.temperature = as_positive_real(temperature, "temperature")
         self.alpha = as_probability(alpha, "alpha", allow_one=True)
 
     def __call__(self, student_logits, targets):

@@ -62,7 +62,7 @@ from typing import Callable
 
 import numpy as np
 
-from companion._validate import as_generator
+from companion._validate import as_float_dtype, as_generator, as_positive_real
 
 __all__ = [
     "fan_in_fan_out",
@@ -82,17 +82,6 @@ __all__ = [
 # --------------------------------------------------------------------------
 # Helpers shared with companion.layers and companion.models
 # --------------------------------------------------------------------------
-
-def _as_dtype(dtype, name: str = "dtype") -> np.dtype:
-    """``np.dtype(float32)`` or ``np.dtype(float64)``, else ``ValueError`` naming ``name``."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from None
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"{name} must be float32 or float64, got {dt}")
-    return dt
-
 
 def _as_shape(shape, name: str = "shape") -> tuple[int, ...]:
     """A tuple of positive ints (a single int is a 1-d shape)."""
@@ -145,7 +134,7 @@ def fan_in_fan_out(shape) -> tuple[int, int]:
 
 
 def _finish(values: np.ndarray, dtype) -> np.ndarray:
-    return values.astype(_as_dtype(dtype), copy=False)
+    return values.astype(as_float_dtype(dtype), copy=False)
 
 
 # --------------------------------------------------------------------------
@@ -169,7 +158,7 @@ def he_normal(shape, rng=None, dtype=np.float32) -> np.ndarray:
     """
     fan_in, _ = fan_in_fan_out(shape)
     rng = as_generator(rng)
-    dtype = _as_dtype(dtype)
+    dtype = as_float_dtype(dtype)
     return _finish(rng.standard_normal(_as_shape(shape)) * math.sqrt(2.0 / fan_in), dtype)
 
 
@@ -181,7 +170,7 @@ def he_uniform(shape, rng=None, dtype=np.float32) -> np.ndarray:
     """
     fan_in, _ = fan_in_fan_out(shape)
     rng = as_generator(rng)
-    dtype = _as_dtype(dtype)
+    dtype = as_float_dtype(dtype)
     a = math.sqrt(6.0 / fan_in)
     return _finish(rng.uniform(-a, a, _as_shape(shape)), dtype)
 
@@ -193,7 +182,7 @@ def xavier_normal(shape, rng=None, dtype=np.float32) -> np.ndarray:
     """
     fan_in, fan_out = fan_in_fan_out(shape)
     rng = as_generator(rng)
-    dtype = _as_dtype(dtype)
+    dtype = as_float_dtype(dtype)
     std = math.sqrt(2.0 / (fan_in + fan_out))
     return _finish(rng.standard_normal(_as_shape(shape)) * std, dtype)
 
@@ -205,7 +194,7 @@ def xavier_uniform(shape, rng=None, dtype=np.float32) -> np.ndarray:
     """
     fan_in, fan_out = fan_in_fan_out(shape)
     rng = as_generator(rng)
-    dtype = _as_dtype(dtype)
+    dtype = as_float_dtype(dtype)
     a = math.sqrt(6.0 / (fan_in + fan_out))
     return _finish(rng.uniform(-a, a, _as_shape(shape)), dtype)
 
@@ -221,17 +210,15 @@ def normal(shape, rng=None, dtype=np.float32, *, std: float = 0.02) -> np.ndarra
     ignoring the fan-in does (see the module docstring). Any shape.
     """
     shape = _as_shape(shape)
-    if isinstance(std, (bool, np.bool_)) or not isinstance(std, numbers.Real) \
-            or not (math.isfinite(std) and std > 0):
-        raise ValueError(f"std must be a finite number > 0, got {std!r}")
+    std = as_positive_real(std, "std")
     rng = as_generator(rng)
-    dtype = _as_dtype(dtype)
+    dtype = as_float_dtype(dtype)
     return _finish(rng.standard_normal(shape) * float(std), dtype)
 
 
 def zeros(shape, rng=None, dtype=np.float32) -> np.ndarray:
     """All zeros (biases; see the module docstring for why). ``rng`` is accepted and unused."""
-    return np.zeros(_as_shape(shape), dtype=_as_dtype(dtype))
+    return np.zeros(_as_shape(shape), dtype=as_float_dtype(dtype))
 
 
 INITIALIZERS: dict[str, Callable] = {

@@ -62,7 +62,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from companion._validate import as_float_array, as_pair, as_positive_int, as_probability
+from companion._validate import (
+    as_bool,
+    as_float_array,
+    as_float_dtype,
+    as_generator,
+    as_pair,
+    as_positive_int,
+    as_positive_real,
+    as_probability,
+)
 from companion.activations import (leaky_relu_backward, leaky_relu_forward, relu_backward,
                                    relu_forward, sigmoid_backward, sigmoid_forward,
                                    tanh_backward, tanh_forward)
@@ -70,7 +79,7 @@ from companion.batchnorm import batchnorm_backward, batchnorm_forward
 from companion.conv import ALGORITHMS, conv2d_backward, conv2d_forward
 from companion.dense import dense_backward, dense_forward
 from companion.dropout import dropout_backward, dropout_forward
-from companion.init import INITIALIZERS, _as_dtype, as_generator, get_initializer, zeros
+from companion.init import INITIALIZERS, get_initializer, zeros
 from companion.pooling import (avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward,
                                max_pool2d_forward)
 
@@ -84,12 +93,6 @@ __all__ = [
 # --------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------
-
-def _as_bool(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
 
 def _as_layer_input(x, dtype: np.dtype) -> np.ndarray:
     """``x`` as a finite array of the layer's ``dtype``: integers are converted, the
@@ -185,7 +188,7 @@ class Layer:
 
     def train(self, mode: bool = True) -> "Layer":
         """Set training mode (``mode=False``: evaluation mode). Returns the layer."""
-        self.training = _as_bool(mode, "mode")
+        self.training = as_bool(mode, "mode")
         return self
 
     def eval(self) -> "Layer":
@@ -236,7 +239,7 @@ class _ParametricLayer(Layer):
     """A layer with weights ``w`` and biases ``b`` of one dtype."""
 
     def _init_params(self, w_shape, b_shape, init, rng, dtype) -> None:
-        self.dtype = _as_dtype(dtype)
+        self.dtype = as_float_dtype(dtype)
         initializer = get_initializer(init)      # ValueError naming init if unknown
         self.init = init if isinstance(init, str) else getattr(init, "__name__", "custom")
         rng = as_generator(rng)
@@ -685,12 +688,8 @@ class BatchNorm(Layer):
         super().__init__()
         self.num_features = as_positive_int(num_features, "num_features")
         self.momentum = as_probability(momentum, "momentum")
-        if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real):
-            raise TypeError(f"eps must be a number, got {eps!r}")
-        if not (math.isfinite(eps) and eps > 0):
-            raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
-        self.eps = float(eps)
-        self.dtype = _as_dtype(dtype)
+        self.eps = as_positive_real(eps, "eps")
+        self.dtype = as_float_dtype(dtype)
         C = self.num_features
         self.params = {"gamma": np.ones(C, dtype=self.dtype), "beta": np.zeros(C, self.dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}

@@ -49,12 +49,17 @@ Inputs are never modified.
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
-from companion._validate import as_float_array, as_labels, check_same_shape
-from companion.softmax import _row_sum_tolerance, log_softmax
+from companion._validate import (
+    as_float_array,
+    as_labels,
+    as_positive_real,
+    check_same_shape,
+    row_sum_tolerance,
+)
+from companion.softmax import log_softmax
 
 __all__ = [
     "mse_loss",
@@ -93,7 +98,7 @@ def _check_unit_interval(arr: np.ndarray, name: str, what: str) -> None:
 
 
 def _check_rows_sum_to_one(arr: np.ndarray, name: str) -> None:
-    tol = _row_sum_tolerance(arr.dtype)
+    tol = row_sum_tolerance(arr.dtype)
     dev = np.abs(np.sum(arr, axis=-1, dtype=np.float64) - 1.0)
     if np.any(dev > tol):
         i = int(np.argmax(dev))
@@ -126,15 +131,6 @@ def _as_class_target(target, rows: np.ndarray, rows_name: str):
         return "probs", y.astype(rows.dtype, copy=False)
     raise ValueError("target must be integer labels of shape (N,) or a probability matrix "
                      f"of shape (N, C) = {rows.shape}, got shape {t.shape}")
-
-
-def _as_positive_real(value, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
-    if not (np.isfinite(v) and v > 0.0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return v
 
 
 def _mean(values: np.ndarray) -> float:
@@ -215,7 +211,7 @@ def smooth_l1_loss(pred, target, beta=1.0):
     """
     pred = _as_batch(pred, "pred")
     target = _as_target_like(target, pred, "pred")
-    beta = _as_positive_real(beta, "beta")
+    beta = as_positive_real(beta, "beta")
     d = pred - target
     abs_d = np.abs(d)
     small = abs_d < beta
@@ -400,7 +396,7 @@ def log_loss(probs, target, eps="auto"):
     if isinstance(eps, str) and eps == "auto":
         eps = float(np.finfo(probs.dtype).eps)
     else:
-        eps = _as_positive_real(eps, "eps")
+        eps = as_positive_real(eps, "eps")
         if not eps < 0.5:
             raise ValueError(f"eps must lie in (0, 0.5), got {eps!r}")
     kind, y = _as_class_target(target, probs, "probs")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.init import _as_dtype, as_generator
+from companion._validate import as_float_dtype, as_generator
 from companion.layers import (Conv2d, Dense, Dropout, Flatten, LeakyReLU, MaxPool2d, ReLU,
                               Sigmoid, Tanh)
 from companion.network import Sequential
@@ -90,7 +90,7 @@ def lenet5(*, rng=None, dtype=np.float32, activation="relu") -> Sequential:
       :class:`companion.optim.SGD`.
     """
     rng = as_generator(rng)
-    dtype = _as_dtype(dtype)
+    dtype = as_float_dtype(dtype)
     if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     act, init = ACTIVATIONS[activation]
@@ -170,7 +170,7 @@ def cnn_32x32x3(*, rng=None, dtype=np.float32, dropout=0.5) -> Sequential:
       ``padding='SAME'`` at stride 1 with a 3x3 kernel is ``padding=1``.
     """
     rng = as_generator(rng)
-    dtype = _as_dtype(dtype)
+    dtype = as_float_dtype(dtype)
     kw = {"init": "he", "rng": rng, "dtype": dtype}
     conv1 = Conv2d(3, 32, 3, padding="same", **kw)
     conv2 = Conv2d(32, 64, 3, padding="same", **kw)

@@ -56,7 +56,6 @@ compiler vectorizes the loops (3x faster for Adam on float32).
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 
 import numpy as np
@@ -65,8 +64,10 @@ from numba import njit
 from companion._validate import (
     FLOAT_DTYPES,
     as_float_array,
+    as_bool,
     as_nonnegative_int,
     as_probability,
+    as_real,
 )
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW"]
@@ -128,38 +129,9 @@ def _adam_kernel(w, g, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
 
 
 # --------------------------------------------------------------------------- helpers
-def _as_real(value, name: str, *, low=None, high=None, low_open=False, high_open=False) -> float:
-    """Return ``value`` as a finite float inside the given interval, else raise.
-
-    ``TypeError`` for something that is not a real number (``bool`` included),
-    ``ValueError`` naming ``name`` and the interval otherwise.
-    """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
-    left = "(" if low_open or low is None else "["
-    right = ")" if high_open or high is None else "]"
-    interval = (f"{left}{low if low is not None else '-inf'}, "
-                f"{high if high is not None else 'inf'}{right}")
-    ok = math.isfinite(v)
-    if ok and low is not None:
-        ok = v > low if low_open else v >= low
-    if ok and high is not None:
-        ok = v < high if high_open else v <= high
-    if not ok:
-        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
-    return v
-
-
 def _check_lr(lr, *, allow_zero: bool) -> float:
     # The constructor wants lr > 0; a schedule may bring it down to exactly 0 at its end.
-    return _as_real(lr, "lr", low=0.0, low_open=not allow_zero)
-
-
-def _check_bool(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
+    return as_real(lr, "lr", low=0.0, low_open=not allow_zero)
 
 
 def _check_param(value, key: str) -> np.ndarray:
@@ -449,8 +421,8 @@ class SGD(Optimizer):
     def _check_hyperparameters(self, *, allow_zero_lr):
         self.lr = _check_lr(self.lr, allow_zero=allow_zero_lr)
         self.momentum = as_probability(self.momentum, "momentum")
-        self.nesterov = _check_bool(self.nesterov, "nesterov")
-        self.weight_decay = _as_real(self.weight_decay, "weight_decay", low=0.0)
+        self.nesterov = as_bool(self.nesterov, "nesterov")
+        self.weight_decay = as_real(self.weight_decay, "weight_decay", low=0.0)
         if self.nesterov and self.momentum == 0.0:
             raise ValueError("nesterov=True requires momentum > 0, got momentum=0.0")
 
@@ -496,8 +468,8 @@ class Adagrad(Optimizer):
 
     def _check_hyperparameters(self, *, allow_zero_lr):
         self.lr = _check_lr(self.lr, allow_zero=allow_zero_lr)
-        self.eps = _as_real(self.eps, "eps", low=0.0, low_open=True)
-        self.weight_decay = _as_real(self.weight_decay, "weight_decay", low=0.0)
+        self.eps = as_real(self.eps, "eps", low=0.0, low_open=True)
+        self.weight_decay = as_real(self.weight_decay, "weight_decay", low=0.0)
 
     def _update(self, w, g, state):
         _adagrad_kernel(w, g, state["sum"], self.lr, self.eps, self.weight_decay)
@@ -547,9 +519,9 @@ class RMSprop(Optimizer):
     def _check_hyperparameters(self, *, allow_zero_lr):
         self.lr = _check_lr(self.lr, allow_zero=allow_zero_lr)
         self.alpha = as_probability(self.alpha, "alpha")
-        self.eps = _as_real(self.eps, "eps", low=0.0, low_open=True)
+        self.eps = as_real(self.eps, "eps", low=0.0, low_open=True)
         self.momentum = as_probability(self.momentum, "momentum")
-        self.weight_decay = _as_real(self.weight_decay, "weight_decay", low=0.0)
+        self.weight_decay = as_real(self.weight_decay, "weight_decay", low=0.0)
 
     def _needed_buffers(self):
         return ("square_avg", "momentum_buffer") if self.momentum > 0.0 else ("square_avg",)
@@ -609,8 +581,8 @@ class Adam(Optimizer):
         if len(betas) != 2:
             raise ValueError(f"betas must be a pair of floats, got {betas!r}")
         self.betas = (as_probability(betas[0], "betas[0]"), as_probability(betas[1], "betas[1]"))
-        self.eps = _as_real(self.eps, "eps", low=0.0, low_open=True)
-        self.weight_decay = _as_real(self.weight_decay, "weight_decay", low=0.0)
+        self.eps = as_real(self.eps, "eps", low=0.0, low_open=True)
+        self.weight_decay = as_real(self.weight_decay, "weight_decay", low=0.0)
 
     def _update(self, w, g, state):
         beta1, beta2 = self.betas

@@ -35,8 +35,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from companion._blas import single_threaded_blas
-from companion._validate import as_float_array
-from companion.optim import _as_real
+from companion._validate import as_float_array, as_real
 
 __all__ = ["l2_penalty", "l1_penalty", "weight_keys"]
 
@@ -52,7 +51,7 @@ def _prepare(params, lam, keys):
     """Validate; return (params as float arrays, lam, the penalized keys)."""
     if not isinstance(params, Mapping):
         raise TypeError(f"params must be a mapping name -> array, got {type(params).__name__}")
-    lam = _as_real(lam, "lam", low=0.0)
+    lam = as_real(lam, "lam", low=0.0)
     arrays = {k: as_float_array(v, f"params[{k!r}]") for k, v in params.items()}
     if keys is None:
         selected = weight_keys(arrays)

@@ -30,19 +30,14 @@ from __future__ import annotations
 
 import math
 
-from companion._validate import as_nonnegative_int, as_positive_int
-from companion.optim import _as_real
+from companion._validate import as_nonnegative_int, as_positive_int, as_positive_real, as_real
 
 __all__ = ["Schedule", "constant", "step_decay", "exponential_decay", "linear_decay",
            "cosine_annealing", "warmup"]
 
 
-def _positive(value, name):
-    return _as_real(value, name, low=0.0, low_open=True)
-
-
 def _decay_factor(value, name):
-    return _as_real(value, name, low=0.0, high=1.0, low_open=True)
+    return as_real(value, name, low=0.0, high=1.0, low_open=True)
 
 
 class Schedule:
@@ -77,7 +72,7 @@ class constant(Schedule):  # noqa: N801  (a schedule reads as a function)
     _fields = ("lr",)
 
     def __init__(self, lr: float):
-        self.lr = _positive(lr, "lr")
+        self.lr = as_positive_real(lr, "lr")
 
     def _lr(self, t):
         return self.lr
@@ -101,7 +96,7 @@ class step_decay(Schedule):  # noqa: N801
     _fields = ("base_lr", "step_size", "gamma")
 
     def __init__(self, base_lr: float, step_size: int, gamma: float = 0.1):
-        self.base_lr = _positive(base_lr, "base_lr")
+        self.base_lr = as_positive_real(base_lr, "base_lr")
         self.step_size = as_positive_int(step_size, "step_size")
         self.gamma = _decay_factor(gamma, "gamma")
 
@@ -123,7 +118,7 @@ class exponential_decay(Schedule):  # noqa: N801
     _fields = ("base_lr", "gamma")
 
     def __init__(self, base_lr: float, gamma: float):
-        self.base_lr = _positive(base_lr, "base_lr")
+        self.base_lr = as_positive_real(base_lr, "base_lr")
         self.gamma = _decay_factor(gamma, "gamma")
 
     def _lr(self, t):
@@ -148,8 +143,8 @@ class linear_decay(Schedule):  # noqa: N801
     _fields = ("base_lr", "end_lr", "total_steps")
 
     def __init__(self, base_lr: float, end_lr: float, total_steps: int):
-        self.base_lr = _positive(base_lr, "base_lr")
-        self.end_lr = _as_real(end_lr, "end_lr", low=0.0, high=self.base_lr)
+        self.base_lr = as_positive_real(base_lr, "base_lr")
+        self.end_lr = as_real(end_lr, "end_lr", low=0.0, high=self.base_lr)
         self.total_steps = as_positive_int(total_steps, "total_steps")
 
     def _lr(self, t):
@@ -181,9 +176,9 @@ class cosine_annealing(Schedule):  # noqa: N801
     _fields = ("base_lr", "total_steps", "min_lr")
 
     def __init__(self, base_lr: float, total_steps: int, min_lr: float = 0.0):
-        self.base_lr = _positive(base_lr, "base_lr")
+        self.base_lr = as_positive_real(base_lr, "base_lr")
         self.total_steps = as_positive_int(total_steps, "total_steps")
-        self.min_lr = _as_real(min_lr, "min_lr", low=0.0, high=self.base_lr)
+        self.min_lr = as_real(min_lr, "min_lr", low=0.0, high=self.base_lr)
 
     def _lr(self, t):
         frac = min(t, self.total_steps) / self.total_steps
@@ -224,12 +219,12 @@ class warmup(Schedule):  # noqa: N801
             raise TypeError(f"schedule must be a callable t -> learning rate, got {schedule!r}")
         self.schedule = schedule
         self.warmup_steps = as_positive_int(warmup_steps, "warmup_steps")
-        self.start_factor = _as_real(start_factor, "start_factor", low=0.0, high=1.0,
+        self.start_factor = as_real(start_factor, "start_factor", low=0.0, high=1.0,
                                      low_open=True)
 
     def _inner(self, t):
         value = self.schedule(t)
-        return _as_real(value, f"schedule({t}) (the wrapped schedule's learning rate)", low=0.0)
+        return as_real(value, f"schedule({t}) (the wrapped schedule's learning rate)", low=0.0)
 
     def _lr(self, t):
         if t >= self.warmup_steps:

@@ -50,7 +50,7 @@ import numbers
 
 import numpy as np
 
-from companion._validate import as_float_array, check_same_shape
+from companion._validate import as_float_array, check_same_shape, row_sum_tolerance
 
 __all__ = ["softmax", "log_softmax", "softmax_jacobian", "softmax_backward"]
 
@@ -92,17 +92,6 @@ def _shifted(z: np.ndarray, axis: int) -> np.ndarray:
     """
     with np.errstate(over="ignore"):
         return z - np.max(z, axis=axis, keepdims=True)
-
-
-def _row_sum_tolerance(dtype) -> float:
-    """Tolerance on ``|sum(p) - 1|`` accepted for a probability row of ``dtype``.
-
-    ``sqrt(eps)`` of the dtype: about 3.5e-4 for float32 and 1.5e-8 for
-    float64, far above the rounding error of a computed softmax row and far
-    below any real mistake (an unnormalized row, a logit passed as a
-    probability).
-    """
-    return float(np.sqrt(np.finfo(dtype).eps))
 
 
 # --------------------------------------------------------------------------
@@ -241,7 +230,7 @@ def softmax_backward(dp, p):
     if np.any(p < 0) or np.any(p > 1):
         raise ValueError("p must be a softmax output with entries in [0, 1], "
                          f"got values from {p.min()} to {p.max()}")
-    tol = _row_sum_tolerance(p.dtype)
+    tol = row_sum_tolerance(p.dtype)
     dev = np.abs(np.sum(p, axis=-1, dtype=np.float64) - 1.0)
     if np.any(dev > tol):
         raise ValueError(f"p must be a softmax output whose rows sum to 1 (within {tol:.1e}), "

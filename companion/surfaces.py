@@ -27,19 +27,9 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from companion._validate import as_float_array
+from companion._validate import as_float_array, as_real
 
 __all__ = ["Surface", "QuadraticBowl", "Rosenbrock", "DoubleWell"]
-
-
-def _as_real(value, name: str) -> float:
-    """Return ``value`` as a finite Python float, else raise."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return v
 
 
 def _as_limits(value, name: str) -> tuple[float, float]:
@@ -50,7 +40,7 @@ def _as_limits(value, name: str) -> tuple[float, float]:
         raise TypeError(f"{name} must be a pair (low, high), got {value!r}") from None
     if len(items) != 2:
         raise ValueError(f"{name} must be a pair (low, high), got {value!r}")
-    low, high = _as_real(items[0], name), _as_real(items[1], name)
+    low, high = as_real(items[0], name), as_real(items[1], name)
     if not low < high:
         raise ValueError(f"{name} must satisfy low < high, got {value!r}")
     return low, high
@@ -161,7 +151,7 @@ class QuadraticBowl(Surface):
             raise ValueError(f"eigenvalues must have shape (2,), got {lam.shape}")
         if np.any(lam <= 0):
             raise ValueError(f"eigenvalues must be positive (a bowl), got {lam.tolist()}")
-        theta = _as_real(angle, "angle")
+        theta = as_real(angle, "angle")
         c = as_float_array(center, "center", ndim=1, dtype=np.float64)
         if c.shape != (2,):
             raise ValueError(f"center must have shape (2,), got {c.shape}")
@@ -258,8 +248,8 @@ class Rosenbrock(Surface):
     """
 
     def __init__(self, a: float = 1.0, b: float = 100.0):
-        self.a = _as_real(a, "a")
-        self.b = _as_real(b, "b")
+        self.a = as_real(a, "a")
+        self.b = as_real(b, "b")
         if self.b <= 0:
             raise ValueError(f"b must be positive, got {b!r}")
         reach = abs(self.a) + 1.0
@@ -309,11 +299,11 @@ class DoubleWell(Surface):
     MAX_TILT = 8.0 / (3.0 * np.sqrt(3.0))
 
     def __init__(self, tilt: float = 0.0, y_curvature: float = 1.0):
-        self.tilt = _as_real(tilt, "tilt")
+        self.tilt = as_real(tilt, "tilt")
         if not abs(self.tilt) < self.MAX_TILT:
             raise ValueError(f"tilt must lie in (-{self.MAX_TILT:.4f}, {self.MAX_TILT:.4f}) "
                              f"so that there are two wells, got {tilt!r}")
-        self.y_curvature = _as_real(y_curvature, "y_curvature")
+        self.y_curvature = as_real(y_curvature, "y_curvature")
         if self.y_curvature <= 0:
             raise ValueError(f"y_curvature must be positive, got {y_curvature!r}")
         self.plot_limits = ((-2.0, 2.0), (-1.5, 1.5))

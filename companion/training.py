@@ -69,12 +69,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from companion._validate import as_positive_int
+from companion._validate import as_examples, as_generator, as_positive_int, as_real, as_targets
 from companion.clipping import clip_grad_norm
-from companion.data import _as_data, _as_targets, as_generator, minibatches, num_batches
+from companion.data import minibatches, num_batches
 from companion.losses import cross_entropy_loss
 from companion.metrics import accuracy
-from companion.optim import _as_real
 from companion.progress import ProgressBar, progress_mode
 from companion.regularization import l2_penalty
 
@@ -229,7 +228,7 @@ class EarlyStopping:
                  restore_best: bool = True):
         self.patience = as_positive_int(patience, "patience")
         self.monitor = _check_monitor(monitor, "monitor")
-        self.min_delta = _as_real(min_delta, "min_delta", low=0.0)
+        self.min_delta = as_real(min_delta, "min_delta", low=0.0)
         if not isinstance(restore_best, bool):
             raise TypeError(f"restore_best must be True or False, got {restore_best!r}")
         self.restore_best = restore_best
@@ -290,8 +289,8 @@ def _check_pair(data, name: str):
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise TypeError(f"{name} must be a pair (x, y) of inputs and targets, "
                         f"got {type(data).__name__}")
-    x = _as_data(data[0], f"{name}[0] (the inputs)")
-    y = _as_targets(data[1], x.shape[0], f"{name}[1] (the targets)")
+    x = as_examples(data[0], f"{name}[0] (the inputs)")
+    y = as_targets(data[1], x.shape[0], f"{name}[1] (the targets)")
     if y is None:
         raise TypeError(f"{name}[1] (the targets) must be labels, got None")
     labels = np.asarray(_labels_of(y))
@@ -401,7 +400,7 @@ def predict(model, x, batch_size: int = 256) -> np.ndarray:
     ndarray, shape ``(N, C)``
     """
     _check_model(model)
-    x = _as_data(x, "x")
+    x = as_examples(x, "x")
     batch_size = _batch_size(batch_size)
     was_training = bool(model.training)
     model.eval()
@@ -417,7 +416,7 @@ def predict(model, x, batch_size: int = 256) -> np.ndarray:
 def _lr_from(schedule, t: int, unit: str) -> float:
     value = schedule(t)
     try:
-        return _as_real(value, f"schedule({t}) (the learning rate at {unit} {t})", low=0.0)
+        return as_real(value, f"schedule({t}) (the learning rate at {unit} {t})", low=0.0)
     except TypeError:
         raise TypeError(f"schedule({t}) must return a number, got {value!r}") from None
 
@@ -572,8 +571,8 @@ def fit(model, train_data, *, optimizer, epochs: int, loss="cross_entropy",
     if augment is not None and not callable(augment):
         raise TypeError(f"augment must be a callable (xb, rng) -> xb, got {augment!r}")
     if clip_norm is not None:
-        clip_norm = _as_real(clip_norm, "clip_norm", low=0.0, low_open=True)
-    l2 = _as_real(l2, "l2", low=0.0)
+        clip_norm = as_real(clip_norm, "clip_norm", low=0.0, low_open=True)
+    l2 = as_real(l2, "l2", low=0.0)
     if val is None:
         val_loss_fn = None
     elif val_loss is not None:

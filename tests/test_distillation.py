@@ -103,7 +103,7 @@ def test_stable_for_large_logits_and_keeps_float32():
 @pytest.mark.parametrize("kwargs, exc, message", [
     (dict(temperature=0.0), ValueError, "temperature must be a finite number > 0"),
     (dict(temperature=np.inf), ValueError, "temperature must be a finite number > 0"),
-    (dict(temperature="4"), TypeError, "temperature must be a number"),
+    (dict(temperature="4"), TypeError, "temperature must be a real number"),
     (dict(alpha=1.5), ValueError, r"alpha must lie in \[0, 1\]"),
     (dict(teacher_logits=np.zeros((2, 4))), ValueError,
      "teacher_logits and student_logits must have the same shape"),

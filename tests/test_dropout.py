@@ -5,9 +5,6 @@ on every call, the forward pass draws the same mask each time and is a fixed
 linear map of ``x``, whose gradient is the backward pass (central differences
 from companion.gradcheck plus one Richardson step, see tests/test_dense.py).
 """
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -203,7 +200,7 @@ def test_other_validation():
 
 # ---------------------------------------------------------------- Numba
 
-def test_cold_compile_writes_nothing_to_stderr(tmp_path):
+def test_cold_compile_writes_nothing_to_stderr(run_cold):
     code = (
         "import numpy as np\n"
         "from companion.dropout import dropout_forward, dropout_backward\n"
@@ -211,9 +208,4 @@ def test_cold_compile_writes_nothing_to_stderr(tmp_path):
         "    out, cache = dropout_forward(np.ones((3, 4), dt), 0.5, np.random.default_rng(0))\n"
         "    dropout_backward(out, cache)\n"
     )
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONWARNINGS="always")
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
-    assert result.stdout == ""
+    run_cold(code)

@@ -72,12 +72,55 @@ def test_integers_pairs_and_probabilities():
 
 
 def test_as_real_bounds():
-    assert v.as_real(1, "lr", minimum=0, inclusive=False) == 1.0
-    with pytest.raises(ValueError, match=r"lr must lie in \(0, inf\)"):
-        v.as_real(0.0, "lr", minimum=0, inclusive=False)
-    with pytest.raises(ValueError, match="beta must be finite"):
+    assert v.as_real(1, "lr", low=0, low_open=True) == 1.0
+    with pytest.raises(ValueError, match=r"lr must be a finite number in \(0, inf\)"):
+        v.as_real(0.0, "lr", low=0, low_open=True)
+    with pytest.raises(ValueError, match="beta must be finite, got inf"):
         v.as_real(float("inf"), "beta")
     with pytest.raises(TypeError, match="beta must be a real number"):
         v.as_real(True, "beta")
-    with pytest.raises(ValueError, match=r"m must lie in \[0, 1\]"):
-        v.as_real(1.5, "m", minimum=0, maximum=1)
+    with pytest.raises(ValueError, match=r"m must be a finite number in \[0, 1\]"):
+        v.as_real(1.5, "m", low=0, high=1)
+    with pytest.raises(ValueError, match=r"g must be a finite number in \(0, 1\)"):
+        v.as_real(1.0, "g", low=0, high=1, low_open=True, high_open=True)
+    assert v.as_real(np.float32(0.5), "g", low=0, high=1, high_open=True) == 0.5
+
+
+@pytest.mark.parametrize("bad", [0.0, -1e-300, float("nan"), float("inf")])
+def test_as_positive_real_rejects_non_positive(bad):
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        v.as_positive_real(bad, "eps")
+
+
+@pytest.mark.parametrize("bad", [True, "1", None, 1j])
+def test_as_positive_real_rejects_non_numbers(bad):
+    with pytest.raises(TypeError, match="eps must be a real number"):
+        v.as_positive_real(bad, "eps")
+
+
+def test_as_bool():
+    assert v.as_bool(np.bool_(True), "shuffle") is True
+    for bad in (0, 1, "yes", None):
+        with pytest.raises(TypeError, match="shuffle must be True or False"):
+            v.as_bool(bad, "shuffle")
+
+
+def test_as_float_dtype():
+    assert v.as_float_dtype("float32") == np.float32
+    with pytest.raises(ValueError, match="dtype must be float32 or float64, got int64"):
+        v.as_float_dtype(np.int64)
+    with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+        v.as_float_dtype(object())
+
+
+def test_as_examples_and_targets():
+    x = v.as_examples(np.zeros((3, 2)))
+    assert v.as_targets(None, 3) is None
+    pair = v.as_targets((np.arange(3), np.ones((3, 1))), 3)
+    assert isinstance(pair, tuple) and len(pair) == 2 and x.shape == (3, 2)
+    with pytest.raises(ValueError, match="x must hold at least one example"):
+        v.as_examples(np.zeros((0, 2)))
+    with pytest.raises(ValueError, match=r"y must have one entry per example of x \(3\)"):
+        v.as_targets(np.arange(4), 3)
+    with pytest.raises(ValueError, match=r"y\[1\] must be finite"):
+        v.as_targets((np.arange(3), np.array([0.0, np.nan, 1.0])), 3)

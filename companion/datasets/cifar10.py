@@ -38,6 +38,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from companion._validate import as_bool
 from companion.datasets.download import default_cache_dir, download_file, verify_md5
 from companion.datasets.mnist import Dataset
 
@@ -260,12 +261,6 @@ def _download(dirs: Cifar10Dirs, *, md5: str, mirrors, progress, timeout) -> Pat
 
 
 # --------------------------------------------------------------------------- public loader
-def _check_bool(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
-
 def load_cifar10(split: str = "train", data_dir=None, *, normalize: bool = True,
                  standardize: bool = False, dtype=np.float32, download: bool = False,
                  verify: bool = False, progress=None, mirrors=CIFAR10_MIRRORS,
@@ -324,10 +319,10 @@ def load_cifar10(split: str = "train", data_dir=None, *, normalize: bool = True,
     """
     if not isinstance(split, str) or split not in CIFAR10_FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    normalize = _check_bool(normalize, "normalize")
-    standardize = _check_bool(standardize, "standardize")
-    download = _check_bool(download, "download")
-    verify = _check_bool(verify, "verify")
+    normalize = as_bool(normalize, "normalize")
+    standardize = as_bool(standardize, "standardize")
+    download = as_bool(download, "download")
+    verify = as_bool(verify, "verify")
     if standardize and not normalize:
         raise ValueError("standardize=True needs normalize=True (the mean and std are "
                          "on the [0, 1] scale)")

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from companion._validate import as_bool
 from companion.datasets.download import (
     DownloadError,
     default_cache_dir,
@@ -172,12 +173,6 @@ def _check_dtype(dtype, normalize: bool) -> np.dtype:
     return dt
 
 
-def _check_bool(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
-
 def load_mnist(split: str = "train", data_dir=None, download: bool = True,
                normalize: bool = True, dtype=np.float32, *, progress=None,
                mirrors=MNIST_MIRRORS, checksums=None, timeout: float = 30.0) -> Dataset:
@@ -229,8 +224,8 @@ def load_mnist(split: str = "train", data_dir=None, download: bool = True,
         Bad arguments, or verified files whose contents are not MNIST-shaped.
     """
     split = _check_split(split)
-    download = _check_bool(download, "download")
-    normalize = _check_bool(normalize, "normalize")
+    download = as_bool(download, "download")
+    normalize = as_bool(normalize, "normalize")
     dt = _check_dtype(dtype, normalize)
     table = MNIST_MD5 if checksums is None else checksums
     if not hasattr(table, "get"):
