@@ -31,6 +31,7 @@ Teaching tools
     :mod:`companion.gradcheck` (finite-difference gradient checks),
     :mod:`companion.descent` and :mod:`companion.surfaces` (gradient descent
     on 2-D test functions), :mod:`companion.source` (show the package's code
-    in a chapter), :mod:`companion.checks` (instant feedback for exercises).
+    in a chapter), :mod:`companion.checks` (instant feedback for exercises),
+    :mod:`companion.timing` (a convolution's time against its work).
 """
 __version__ = "0.1.0"
