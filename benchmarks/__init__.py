@@ -14,6 +14,10 @@ and reports each case (and the sum per network) as a ratio against
 * PyTorch on the CPU, when ``torch`` can be imported (optional, never a
   requirement), with the same number of threads as Numba.
 
+``python -m benchmarks.conv_scaling`` times the convolution as its image size,
+channels and batch grow, and writes ``book/data/conv_scaling.json``, which
+chapter 16 draws (the chapter itself times nothing).
+
 ``python -m benchmarks.thread_policy`` measures the thread policies behind
 :mod:`companion._threads` on an idle machine and with one core kept busy.
 
@@ -34,6 +38,8 @@ Modules
     PyTorch), each checked against the NumPy reference before timing.
 :mod:`benchmarks.report`
     The table.
+:mod:`benchmarks.conv_scaling`
+    Time against work of the convolution, recorded for chapter 16.
 :mod:`benchmarks.thread_policy`
     Fresh processes under different OpenMP wait policies / threading layers.
 
