@@ -3,7 +3,9 @@
 nbval (run over ``book/`` by ``pytest``) re-executes every chapter and
 compares outputs; these checks catch what it cannot: a notebook stored
 without outputs, executed out of order, with a stderr or error output, with
-memory addresses or timestamps that would change on the next run.
+memory addresses or timestamps that would change on the next run, or a
+cell that nbval is told not to compare (every output must hold on any CPU;
+see CONTRIBUTING.md).
 """
 from __future__ import annotations
 
@@ -41,6 +43,10 @@ def test_notebook_is_stored_clean(path):
     assert counts == list(range(1, len(counts) + 1)), \
         f"not executed top to bottom in one fresh kernel: execution counts {counts}"
     for i, cell in enumerate(code):
+        skipped = {"nbval-ignore-output", "nbval-skip"} & set(cell.get("metadata", {}).get("tags", []))
+        assert not skipped and "NBVAL_IGNORE_OUTPUT" not in _text(cell["source"]) \
+            and "NBVAL_SKIP" not in _text(cell["source"]), \
+            f"code cell {i} is not compared by nbval: print what holds on any CPU instead"
         assert "execution" not in cell.get("metadata", {}), \
             f"code cell {i} stores execution timestamps (re-execute with tools/execute_notebooks.py)"
         for out in cell.get("outputs", []):
