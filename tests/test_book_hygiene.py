@@ -56,3 +56,17 @@ def test_notebook_is_stored_clean(path):
             for text in _output_texts(out):
                 assert not ADDRESS.search(text), \
                     f"code cell {i} prints a memory address: {ADDRESS.search(text).group()!r}"
+
+
+CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+PAGE_WIDTH = 88
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_code_fits_the_page(path):
+    """Code lines of at most 88 characters: longer ones scroll sideways in the book."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    long = [(i, line) for i, cell in enumerate(nb["cells"]) if cell["cell_type"] == "code"
+            for line in _text(cell["source"]).splitlines() if len(line) > PAGE_WIDTH]
+    assert not long, (f"{len(long)} code line(s) over {PAGE_WIDTH} characters, the first in "
+                      f"cell {long[0][0]}: {long[0][1]!r}")
