@@ -15,8 +15,8 @@ from typing import Callable
 import numpy as np
 
 from benchmarks import reference
-from companion.conv import choose_algorithm, conv2d_backward, conv2d_forward
-from companion.pooling import max_pool2d_backward, max_pool2d_forward
+from companion.functional import choose_algorithm, conv2d_backward, conv2d_forward
+from companion.functional import max_pool2d_backward, max_pool2d_forward
 
 __all__ = ["Case", "Layer", "Network", "LENET5", "NET32", "NETWORKS", "network_cases"]
 

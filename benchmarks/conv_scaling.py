@@ -3,7 +3,7 @@
 Times ``conv2d_forward`` (3 x 3 filters, padding 1, float32) as the image size,
 the number of channels (``C = F``) and the batch grow from a base layer of 8
 images, 16 channels and 32 x 32 pixels, and the rate of a 1024 x 1024 float32
-matrix product on the same machine (:func:`companion.timing.measure_conv_scaling`).
+matrix product on the same machine (:func:`companion.teaching.timing.measure_conv_scaling`).
 
 Chapter 16 draws the result. Timings belong to a machine, so the chapter does
 not measure them when it runs (its stored outputs must be the same everywhere):
@@ -20,7 +20,7 @@ import argparse
 import json
 from pathlib import Path
 
-from companion.timing import measure_conv_scaling
+from companion.teaching import measure_conv_scaling
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "book" / "data" / "conv_scaling.json"
 

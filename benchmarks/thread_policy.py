@@ -41,8 +41,8 @@ import numpy as np
 if sys.argv[1] == "1":
     import numba
     numba.get_num_threads()          # start Numba's pool first: the package's policy is too late
-from companion.conv import conv2d_backward, conv2d_forward
-from companion.pooling import max_pool2d_backward, max_pool2d_forward
+from companion.functional import conv2d_backward, conv2d_forward
+from companion.functional import max_pool2d_backward, max_pool2d_forward
 from benchmarks.training import lenet5_training_case
 
 rng = np.random.default_rng(0)

@@ -7,9 +7,9 @@ learning rate 0.001 and momentum 0.9) on a batch of 1x32x32 images. One step is
 forward, loss, backward and the optimizer update, three ways:
 
 ``companion``
-    The package's functional API (:mod:`companion.conv`,
-    :mod:`companion.pooling`, :mod:`companion.dense`,
-    :mod:`companion.activations`, :mod:`companion.losses`,
+    The package's functional API (:mod:`companion.functional.conv`,
+    :mod:`companion.functional.pooling`, :mod:`companion.functional.dense`,
+    :mod:`companion.functional.activations`, :mod:`companion.functional.losses`,
     :class:`companion.optim.SGD`), exactly as a chapter would write it.
 ``numpy``
     The NumPy reference layers of :mod:`benchmarks.reference` with NumPy
@@ -42,7 +42,7 @@ LR, MOMENTUM = 0.001, 0.9
 def lenet5_parameters(rng, dtype=np.float32) -> dict[str, np.ndarray]:
     """PyTorch-style initial parameters (uniform in +-1/sqrt(fan_in)).
 
-    Dense weights are stored ``(D, M)`` as :func:`companion.dense.dense_forward`
+    Dense weights are stored ``(D, M)`` as :func:`companion.functional.dense.dense_forward`
     takes them (the transpose of ``torch.nn.Linear.weight``).
     """
     shapes = {"conv1.w": (6, 1, 5, 5), "conv1.b": (6,), "conv2.w": (16, 6, 5, 5),
@@ -61,12 +61,12 @@ def lenet5_parameters(rng, dtype=np.float32) -> dict[str, np.ndarray]:
 # ---------------------------------------------------------------------------
 
 def _companion_step_factory(params, x, y):
-    from companion.activations import relu_backward, relu_forward
-    from companion.conv import conv2d_backward, conv2d_forward
-    from companion.dense import dense_backward, dense_forward
-    from companion.losses import cross_entropy_loss
+    from companion.functional import relu_backward, relu_forward
+    from companion.functional import conv2d_backward, conv2d_forward
+    from companion.functional import dense_backward, dense_forward
+    from companion.functional import cross_entropy_loss
     from companion.optim import SGD
-    from companion.pooling import max_pool2d_backward, max_pool2d_forward
+    from companion.functional import max_pool2d_backward, max_pool2d_forward
 
     opt = SGD(lr=LR, momentum=MOMENTUM)
 

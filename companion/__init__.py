@@ -2,36 +2,51 @@
 *Backpropagation in Convolutional Neural Networks*.
 
 Every chapter of the book imports this package; the book shows its code and
-never copies it. Import from the modules, one per concept:
+never copies it. Its layout mirrors PyTorch's, where learners go next; imports
+point down only (each subpackage uses those listed before it):
 
-Losses and the output layer
-    :mod:`companion.losses` (loss functions, each returning value and gradient),
-    :mod:`companion.softmax` (softmax, its Jacobian and backward pass).
-Layers, forward and backward (functional pairs returning ``(out, cache)`` and
-taking ``(dout, cache)``)
-    :mod:`companion.dense`, :mod:`companion.conv` (with :mod:`companion.im2col`),
-    :mod:`companion.pooling`, :mod:`companion.activations`,
-    :mod:`companion.batchnorm`, :mod:`companion.dropout`.
-Networks
-    :mod:`companion.layers` (layer objects), :mod:`companion.network`
-    (``Sequential``), :mod:`companion.init` (He / Xavier),
-    :mod:`companion.models` (the documents' LeNet-5 and 32x32x3 network),
-    :mod:`companion.checkpoint`, :mod:`companion.finetune`.
-Training
-    :mod:`companion.optim` (SGD ... AdamW), :mod:`companion.schedules`,
-    :mod:`companion.regularization`, :mod:`companion.clipping`,
-    :mod:`companion.training` (``fit``, ``evaluate``, ``predict``),
-    :mod:`companion.data` (mini-batches, splits, augmentation),
-    :mod:`companion.metrics`, :mod:`companion.distillation`,
-    :mod:`companion.progress`.
-Data
-    :mod:`companion.datasets` (MNIST with checksummed download and offline
-    reading, CIFAR-10).
-Teaching tools
-    :mod:`companion.gradcheck` (finite-difference gradient checks),
-    :mod:`companion.descent` and :mod:`companion.surfaces` (gradient descent
-    on 2-D test functions), :mod:`companion.source` (show the package's code
-    in a chapter), :mod:`companion.checks` (instant feedback for exercises),
-    :mod:`companion.timing` (a convolution's time against its work).
+``companion.functional``
+    forward/backward pairs and their Numba kernels: dense, convolution
+    (with im2col), pooling, activations, batch norm, dropout, softmax, losses.
+``companion.nn``
+    layer objects, ``Sequential``, initialization, the documents' models,
+    checkpoints, fine-tuning.
+``companion.optim``
+    optimizers (SGD ... AdamW), learning-rate schedules, gradient clipping,
+    weight penalties.
+``companion.data``
+    MNIST and CIFAR-10 (checksummed download, offline reading), mini-batches,
+    splits, augmentation.
+``companion.train``
+    ``fit`` with its callbacks, ``evaluate``, ``predict``, metrics,
+    distillation.
+``companion.teaching``
+    gradient checks, gradient descent on 2-D surfaces, exercise checks,
+    showing the package's code, timing.
+``companion.precompile``
+    compiles every Numba kernel once (``python -m companion.precompile``).
+
+Underscore modules (``_validate``, ``_blas``, ``_threads``, ``_progress``) are
+the plumbing below all of them.
+
+``import companion`` is cheap: a subpackage is imported the first time it is
+used (``companion.functional.conv2d_forward`` works after ``import companion``).
 """
+import importlib
+
 __version__ = "0.1.0"
+
+SUBPACKAGES = ("functional", "nn", "optim", "data", "train", "teaching", "precompile")
+
+__all__ = ["SUBPACKAGES", "__version__", *SUBPACKAGES]
+
+
+def __getattr__(name: str):
+    # PEP 562: import a subpackage on first access, so `import companion` stays fast.
+    if name in SUBPACKAGES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(SUBPACKAGES))

@@ -7,7 +7,7 @@ happens too: OpenBLAS's idle workers poll for work and slow down the next
 Numba region). On 2 cores an im2col convolution alternating Numba kernels and
 ``np.matmul`` ran several times slower than either part alone.
 
-The ``"gemm"`` convolution of :mod:`companion.conv` therefore uses **one**
+The ``"gemm"`` convolution of :mod:`companion.functional.conv` therefore uses **one**
 pool: a Numba ``prange`` loop over chunks of images, where each thread calls
 the *single-threaded* BLAS matrix product (``cblas_sgemm``/``cblas_dgemm``)
 of the OpenBLAS library that NumPy ships. While such a kernel runs, OpenBLAS's
@@ -27,7 +27,7 @@ BLAS (conda, macOS arm64 wheels, Linux distributions), a library that will not
 load, a wrong result -- or when the environment variable
 ``COMPANION_DISABLE_BLAS_KERNELS`` is set (non-empty), :data:`BLAS_AVAILABLE`
 is ``False``: the callers then use code that needs no BLAS symbols
-(:mod:`companion.conv` falls back to NumPy's ``@``), :func:`single_threaded_blas`
+(:mod:`companion.functional.conv` falls back to NumPy's ``@``), :func:`single_threaded_blas`
 does nothing, and compiling a call to :func:`gemm` raises a ``TypingError``
 (never a crash).
 
@@ -152,7 +152,7 @@ if _found is not None and not _register(_found[1]):  # pragma: no cover
     _found = None
 
 BLAS_AVAILABLE: bool = _found is not None
-"""Whether the BLAS kernels (``algorithm="gemm"`` of :mod:`companion.conv`) can run."""
+"""Whether the BLAS kernels (``algorithm="gemm"`` of :mod:`companion.functional.conv`) can run."""
 
 BLAS_LIBRARY: str | None = os.path.basename(_found[0]) if _found else None
 """File name of the OpenBLAS library the kernels call, or ``None``."""

@@ -50,7 +50,7 @@ step.
 
 Results do not change: the policy says what idle threads do and how many run
 a product, not what is computed (every kernel gives each output element to one
-thread, see :mod:`companion.conv`). Numba's choice of threading layer and its
+thread, see :mod:`companion.functional.conv`). Numba's choice of threading layer and its
 thread count (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``) are left
 alone, and so is NumPy's BLAS outside the package's calls.
 """

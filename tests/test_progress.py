@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from companion.progress import ProgressBar, in_jupyter_kernel, progress_mode
+from companion._progress import ProgressBar, in_jupyter_kernel, progress_mode
 
 
 class FakeTerminal(io.StringIO):
@@ -100,11 +100,11 @@ def test_bad_arguments():
 # ----------------------------------------------------------------------------- Jupyter
 CELL = textwrap.dedent("""\
     import numpy as np
-    from companion.progress import ProgressBar
-    from companion.layers import Dense
-    from companion.network import Sequential
+    from companion._progress import ProgressBar
+    from companion.nn import Dense
+    from companion.nn import Sequential
     from companion.optim import SGD
-    from companion.training import fit
+    from companion.train import fit
     print("before")
     with ProgressBar(total=40, desc="loop", min_interval=0) as bar:
         for i in range(40):

@@ -9,7 +9,7 @@
 It starts one headless Chromium (the system's; nothing is downloaded), talks
 to its page over a WebSocket (``websocket-client``) and records what the page
 reports: console errors, uncaught exceptions and failed loads
-(:attr:`Browser.errors`). ``tests/test_browser.py`` uses it to open every
+(:attr:`Browser.errors`). ``tests/book/test_browser.py`` uses it to open every
 page of the book.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Sphinx extension: fixes for two console errors that every page of the book raised.
 
-Found by the browser test (``tests/test_browser.py``), with the pinned stack
+Found by the browser test (``tests/book/test_browser.py``), with the pinned stack
 (Sphinx 7.4, sphinx-thebe 0.3.1, pydata-sphinx-theme 0.17):
 
 * **Duplicate inline scripts.** An inline script added with

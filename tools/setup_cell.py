@@ -23,7 +23,7 @@ prints nothing, so nbval's stored output is empty. It carries the tag
 The cell is generated: after changing the repository URL or branch in
 ``_config.yml``, or the version in ``pyproject.toml``, run this tool and
 re-execute the notebooks it changed (``python tools/execute_notebooks.py
-...``); ``tests/test_setup_cell.py`` runs ``--check`` over ``book/``.
+...``); ``tests/book/test_setup_cell.py`` runs ``--check`` over ``book/``.
 """
 from __future__ import annotations
 

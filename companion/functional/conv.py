@@ -1,0 +1,650 @@
+"""2-D convolution layer (卷积层): forward and backward, NCHW.
+
+A batch ``x`` of ``N`` images with ``C`` channels, shape ``(N, C, H, W)``, is
+convolved with ``F`` filters ``w`` of shape ``(F, C, KH, KW)`` and a bias
+``b`` of shape ``(F,)``, with stride ``(sh, sw)`` and zero padding
+``(ph, pw)`` on each side. Writing :math:`\\tilde x` for the zero-padded
+input, the output ``out`` of shape ``(N, F, H_out, W_out)`` is
+
+.. math::
+
+    \\text{out}[n, f, i, j] = b_f + \\sum_{c=0}^{C-1} \\sum_{k_h=0}^{K_H-1}
+    \\sum_{k_w=0}^{K_W-1} w[f, c, k_h, k_w]\\,
+    \\tilde x[n, c, i s_h + k_h, j s_w + k_w],
+
+    H_{out} = \\left\\lfloor \\frac{H + 2 p_h - K_H}{s_h} \\right\\rfloor + 1,
+    \\qquad
+    W_{out} = \\left\\lfloor \\frac{W + 2 p_w - K_W}{s_w} \\right\\rfloor + 1 .
+
+(This is a cross-correlation, as in every deep-learning library: the filter is
+not flipped.) Given the upstream gradient
+:math:`\\delta = \\partial L / \\partial\\,\\text{out}`, every output element
+:math:`\\delta[n, f, i, j]` sends its share back along the same connections:
+
+.. math::
+
+    \\frac{\\partial L}{\\partial b_f} = \\sum_{n, i, j} \\delta[n, f, i, j],
+    \\qquad
+    \\frac{\\partial L}{\\partial w[f, c, k_h, k_w]} = \\sum_{n, i, j}
+    \\delta[n, f, i, j]\\, \\tilde x[n, c, i s_h + k_h, j s_w + k_w],
+
+    \\frac{\\partial L}{\\partial \\tilde x[n, c, i s_h + k_h, j s_w + k_w]}
+    \\mathrel{+}= \\delta[n, f, i, j]\\, w[f, c, k_h, k_w]
+    \\quad\\text{for all } f, i, j, k_h, k_w,
+
+and ``dx`` is that last gradient with the padding cut off. The weight gradient
+is a correlation of the input with :math:`\\delta`; the input gradient is a
+"full" convolution of :math:`\\delta` with the filters.
+
+Algorithms
+----------
+The same layer is implemented several ways (keyword ``algorithm``); all give
+the same result up to float rounding and are checked against each other:
+
+``"naive"``
+    The formulas above as plain loops (:func:`_conv2d_forward_naive`,
+    :func:`_conv2d_backward_naive`): the version to read, one thread, slow.
+``"direct"``
+    The same sums with the loops reordered so the innermost loop runs along a
+    row of the image (it vectorizes), in parallel over output planes. No BLAS;
+    13-29 GFLOP/s on 2 cores.
+``"gemm"``
+    im2col + matrix products (see :mod:`companion.functional.im2col_ops`) done per chunk of
+    images inside one parallel Numba loop, each thread calling the
+    single-threaded BLAS matrix product (:mod:`companion._blas`). One thread
+    pool, BLAS-speed arithmetic, cache-sized buffers. Needs NumPy's bundled
+    OpenBLAS; where it is missing, asking for ``"gemm"`` runs ``"im2col"``.
+``"im2col"``
+    im2col of the whole batch, one NumPy ``@`` per product, col2im: the
+    textbook formulation, with whatever BLAS NumPy uses (MKL, Accelerate...;
+    NumPy's OpenBLAS runs single-threaded here, see :mod:`companion._threads`).
+``"auto"`` (default)
+    ``"gemm"``, or ``"im2col"`` where NumPy's OpenBLAS is not available
+    (:func:`choose_algorithm`). Measured at batch 64 in float32 on 2 cores
+    (``python -m benchmarks --algorithms direct,gemm,im2col``), ``"gemm"`` was
+    the fastest on every layer of LeNet-5 and of the 32x32x3 network (2-9x
+    faster than ``"direct"``, 1.5-10x faster than ``"im2col"``); ``"direct"``
+    only won on layers that take a few microseconds anyway (one image, a few
+    channels).
+
+Every parallel kernel gives each output element to one thread, which sums in
+a fixed order: results are bit-identical whatever the number of threads
+(``NUMBA_NUM_THREADS``). Partial weight gradients of the ``"gemm"`` path are
+computed per group of images (groups depend on the shapes only) and added in
+group order. (The ``"im2col"`` path leaves its matrix products to NumPy's BLAS,
+whose results may depend on its own thread count.)
+
+Dtypes: float32 and float64 are kept; integer or boolean input is converted to
+float64. ``x``, ``w`` and ``b`` (and ``dout``) must end up with one dtype,
+otherwise ``ValueError`` names the argument that differs. NaN or infinite
+values are rejected. Inputs are never modified.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+from companion import _blas
+from companion._blas import gemm, single_threaded_blas
+from companion._threads import apply_thread_policy
+from companion._validate import as_float_array, as_pair, check_same_dtype
+from companion.functional.im2col_ops import (
+    _col2im_kernel,
+    _col2im_plane,
+    conv_output_size,
+    _im2col_kernel,
+    _im2col_plane,
+    pad_images,
+)
+
+apply_thread_policy()
+
+__all__ = ["Conv2dCache", "conv2d_forward", "conv2d_backward", "ALGORITHMS",
+           "choose_algorithm"]
+
+ALGORITHMS = ("auto", "naive", "direct", "gemm", "im2col")
+"""The values of the ``algorithm`` keyword of :func:`conv2d_forward`."""
+
+# Floating-point flags of the fast kernels: allow reassociation (so a sum
+# vectorizes) and fused multiply-add. The order of operations is still fixed
+# by the compiled code, independent of the thread count.
+_FASTMATH = {"reassoc", "contract"}
+
+# A chunk of the "gemm" path holds at least this many output positions
+# (images * H_out * W_out) so the matrix products are not too thin.
+_GEMM_MIN_COLUMNS = 256
+# Partial weight gradients of the "gemm" backward pass (see _gemm_group).
+_GEMM_PARTIALS_BUDGET = 1 << 20
+_GEMM_MIN_GROUPS = 16
+
+
+class Conv2dCache(NamedTuple):
+    """What :func:`conv2d_backward` needs from the forward pass.
+
+    Attributes
+    ----------
+    x_padded : ndarray, shape ``(N, C, H + 2*ph, W + 2*pw)``
+        The zero-padded input (the validated input itself when there is no
+        padding).
+    w : ndarray, shape ``(F, C, KH, KW)``
+        The filters.
+    stride : (int, int)
+        ``(sh, sw)``.
+    padding : (int, int)
+        ``(ph, pw)``.
+    x_shape : (int, int, int, int)
+        ``(N, C, H, W)``, the shape of the unpadded input.
+    algorithm : str
+        The algorithm the forward pass used (``"naive"``, ``"direct"``,
+        ``"gemm"`` or ``"im2col"``); the backward pass uses the same.
+    cols : ndarray or None
+        The im2col matrix, kept by the ``"im2col"`` algorithm only (the
+        ``"gemm"`` one recomputes it chunk by chunk, in cache-sized pieces).
+    """
+
+    x_padded: np.ndarray
+    w: np.ndarray
+    stride: tuple
+    padding: tuple
+    x_shape: tuple
+    algorithm: str
+    cols: np.ndarray | None = None
+
+
+# ---------------------------------------------------------------------------
+# "naive": the formulas as loops (for reading; one thread)
+# ---------------------------------------------------------------------------
+
+@njit(cache=True)
+def _conv2d_forward_naive(xp, w, b, sh, sw, out):
+    """``out[n, f, i, j] = b[f] + sum_{c, kh, kw} w[f, c, kh, kw] * xp[n, c, i*sh + kh, j*sw + kw]``."""
+    N, F, Ho, Wo = out.shape
+    C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
+    for n in range(N):
+        for f in range(F):
+            for i in range(Ho):
+                for j in range(Wo):
+                    total = b[f]
+                    for c in range(C):
+                        for kh in range(KH):
+                            for kw in range(KW):
+                                total += w[f, c, kh, kw] * xp[n, c, i * sh + kh, j * sw + kw]
+                    out[n, f, i, j] = total
+
+
+@njit(cache=True)
+def _conv2d_backward_naive(xp, w, dout, sh, sw, dxp, dw, db):
+    """Chain rule, one output element at a time (``dxp``, ``dw``, ``db`` overwritten).
+
+    Output element ``out[n, f, i, j]`` was ``b[f] + sum w[f, c, kh, kw] *
+    xp[n, c, i*sh + kh, j*sw + kw]``; its gradient ``g = dout[n, f, i, j]``
+    flows to ``b[f]`` (times 1), to each weight (times the input it met) and
+    to each input (times the weight it met).
+    """
+    N, F, Ho, Wo = dout.shape
+    C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
+    dxp[:] = 0.0
+    dw[:] = 0.0
+    db[:] = 0.0
+    for n in range(N):
+        for f in range(F):
+            for i in range(Ho):
+                for j in range(Wo):
+                    g = dout[n, f, i, j]
+                    db[f] += g
+                    for c in range(C):
+                        for kh in range(KH):
+                            for kw in range(KW):
+                                h = i * sh + kh
+                                v = j * sw + kw
+                                dw[f, c, kh, kw] += g * xp[n, c, h, v]
+                                dxp[n, c, h, v] += g * w[f, c, kh, kw]
+
+
+# ---------------------------------------------------------------------------
+# "direct": reordered loops, parallel over independent outputs
+# ---------------------------------------------------------------------------
+# The innermost loops run along an image row and index with unsigned integers
+# (np.uintp): Numba adjusts every signed index for a possible negative value
+# (a[-1] is the last element), which keeps a loop from vectorizing.
+
+@njit(cache=True, parallel=True, fastmath=_FASTMATH)
+def _conv2d_forward_direct(xp, w, b, sh, sw, out):
+    """Forward pass, one task per output plane ``out[n, f]``.
+
+    For each weight ``w[f, c, kh, kw]`` the task adds ``weight * (shifted
+    input rows)`` to the plane; the innermost loop runs along a row.
+    """
+    N, F, Ho, Wo = out.shape
+    C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
+    step = np.uintp(sw)
+    for task in prange(N * F):
+        n = task // F
+        f = task - n * F
+        for i in range(Ho):
+            for j in range(np.uintp(Wo)):
+                out[n, f, i, j] = b[f]
+        for c in range(C):
+            for kh in range(KH):
+                for kw in range(KW):
+                    weight = w[f, c, kh, kw]
+                    start = np.uintp(kw)
+                    for i in range(Ho):
+                        h = i * sh + kh
+                        if sw == 1:
+                            for j in range(np.uintp(Wo)):
+                                out[n, f, i, j] += weight * xp[n, c, h, start + j]
+                        else:
+                            for j in range(np.uintp(Wo)):
+                                out[n, f, i, j] += weight * xp[n, c, h, start + j * step]
+
+
+@njit(cache=True, parallel=True, fastmath=_FASTMATH)
+def _conv2d_backward_weights_direct(xp, dout, sh, sw, dw, db):
+    """``dw`` and ``db`` (overwritten); one task per filter-channel pair ``(f, c)``.
+
+    ``dw[f, c, kh, kw]`` is the sum over ``n, i, j`` of ``dout[n, f, i, j] *
+    xp[n, c, i*sh + kh, j*sw + kw]``; the task with ``c == 0`` also sums
+    ``db[f]``.
+    """
+    N, F, Ho, Wo = dout.shape
+    C, KH, KW = dw.shape[1], dw.shape[2], dw.shape[3]
+    step = np.uintp(sw)
+    for task in prange(F * C):
+        f = task // C
+        c = task - f * C
+        for kh in range(KH):
+            for kw in range(KW):
+                start = np.uintp(kw)
+                total = dw.dtype.type(0.0)
+                for n in range(N):
+                    for i in range(Ho):
+                        h = i * sh + kh
+                        if sw == 1:
+                            for j in range(np.uintp(Wo)):
+                                total += dout[n, f, i, j] * xp[n, c, h, start + j]
+                        else:
+                            for j in range(np.uintp(Wo)):
+                                total += dout[n, f, i, j] * xp[n, c, h, start + j * step]
+                dw[f, c, kh, kw] = total
+        if c == 0:
+            total = 0.0
+            for n in range(N):
+                for i in range(Ho):
+                    for j in range(np.uintp(Wo)):
+                        total += dout[n, f, i, j]
+            db[f] = total
+
+
+@njit(cache=True, parallel=True, fastmath=_FASTMATH)
+def _conv2d_backward_input_direct(dout, w, sh, sw, ph, pw, dx):
+    """``dx`` (overwritten); one task per input plane ``dx[n, c]``.
+
+    Accumulates ``w[f, c, kh, kw] * dout[n, f]`` onto the shifted rows of a
+    zeroed padded plane, then drops the padding.
+    """
+    N, F, Ho, Wo = dout.shape
+    C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
+    H, W = dx.shape[2], dx.shape[3]
+    step = np.uintp(sw)
+    for task in prange(N * C):
+        n = task // C
+        c = task - n * C
+        plane = np.zeros((H + 2 * ph, W + 2 * pw), dtype=dx.dtype)
+        for f in range(F):
+            for kh in range(KH):
+                for kw in range(KW):
+                    weight = w[f, c, kh, kw]
+                    start = np.uintp(kw)
+                    for i in range(Ho):
+                        h = i * sh + kh
+                        if sw == 1:
+                            for j in range(np.uintp(Wo)):
+                                plane[h, start + j] += weight * dout[n, f, i, j]
+                        else:
+                            for j in range(np.uintp(Wo)):
+                                plane[h, start + j * step] += weight * dout[n, f, i, j]
+        for h in range(H):
+            for v in range(np.uintp(W)):
+                dx[n, c, h, v] = plane[h + ph, np.uintp(pw) + v]
+
+
+# ---------------------------------------------------------------------------
+# "gemm": im2col + BLAS per chunk of images, inside one parallel loop
+# ---------------------------------------------------------------------------
+
+@njit(cache=True, parallel=True)
+def _conv2d_forward_gemm(xp, w2, b, KH, KW, sh, sw, chunk, out):
+    """Forward pass; one task per chunk of ``chunk`` images.
+
+    The task unfolds its images into ``cols`` (``K x chunk*P``, ``K = C*KH*KW``,
+    ``P = Ho*Wo``), multiplies ``w2 @ cols`` (``w2 = w.reshape(F, K)``) with
+    BLAS, and writes each image's ``F x P`` block, plus the bias, to ``out``
+    (viewed as ``(N, F, P)``). ``cols`` is small enough to stay in the cache
+    between the copy and the product.
+    """
+    N, C = xp.shape[0], xp.shape[1]
+    F, K = w2.shape
+    P = out.shape[2]
+    n_chunks = (N + chunk - 1) // chunk
+    for t in prange(n_chunks):
+        n0 = t * chunk
+        nb = min(chunk, N - n0)
+        cols = np.empty((K, nb * P), dtype=xp.dtype)
+        for m in range(nb):
+            for c in range(C):
+                _im2col_plane(xp, n0 + m, c, KH, KW, sh, sw, cols, m * P)
+        prod = np.empty((F, nb * P), dtype=xp.dtype)
+        gemm(False, False, 1.0, w2, cols, 0.0, prod)
+        for m in range(nb):
+            start = np.uintp(m * P)
+            for f in range(F):
+                bias = b[f]
+                for p in range(np.uintp(P)):
+                    out[n0 + m, f, p] = prod[f, start + p] + bias
+
+
+@njit(cache=True, parallel=True, fastmath=_FASTMATH)
+def _conv2d_backward_gemm(xp, w2, dout, KH, KW, sh, sw, ph, pw, chunk, group, dx, dw2, db):
+    """Backward pass; one task per group of ``group`` chunks, then fixed-order sums.
+
+    Per chunk: recompute ``cols`` (as in the forward pass), copy the chunk's
+    ``dout`` (viewed as ``(N, F, P)``) into ``g`` (``F x chunk*P``), then with
+    BLAS accumulate ``cols @ g.T`` (the transposed weight gradient, ``K x F``:
+    a faster shape for BLAS than ``g @ cols.T`` when ``F`` is small) into the
+    group's partial, and compute ``dcols = w2.T @ g``, which col2im adds into
+    ``dx``. The groups' partial ``dw``/``db`` are summed in group order
+    afterwards: chunks and groups depend on the shapes only, so the result
+    does not depend on the number of threads.
+    """
+    N, C = xp.shape[0], xp.shape[1]
+    F, K = w2.shape
+    P = dout.shape[2]
+    n_chunks = (N + chunk - 1) // chunk
+    n_groups = (n_chunks + group - 1) // group
+    dwt_parts = np.empty((n_groups, K, F), dtype=xp.dtype)
+    db_parts = np.zeros((n_groups, F), dtype=np.float64)
+    for grp in prange(n_groups):
+        for t in range(grp * group, min(n_chunks, (grp + 1) * group)):
+            n0 = t * chunk
+            nb = min(chunk, N - n0)
+            cols = np.empty((K, nb * P), dtype=xp.dtype)
+            for m in range(nb):
+                for c in range(C):
+                    _im2col_plane(xp, n0 + m, c, KH, KW, sh, sw, cols, m * P)
+            g = np.empty((F, nb * P), dtype=xp.dtype)
+            for f in range(F):
+                total = 0.0
+                for m in range(nb):
+                    start = np.uintp(m * P)
+                    for p in range(np.uintp(P)):
+                        value = dout[n0 + m, f, p]
+                        g[f, start + p] = value
+                        total += value
+                db_parts[grp, f] += total
+            beta = 0.0 if t == grp * group else 1.0
+            gemm(False, True, 1.0, cols, g, beta, dwt_parts[grp])
+            dcols = np.empty((K, nb * P), dtype=xp.dtype)
+            gemm(True, False, 1.0, w2, g, 0.0, dcols)
+            for m in range(nb):
+                for c in range(C):
+                    _col2im_plane(dcols, m * P, n0 + m, c, KH, KW, sh, sw, ph, pw, dx)
+    for f in prange(F):
+        for k in range(K):
+            total = dwt_parts[0, k, f] if n_groups > 0 else 0.0
+            for grp in range(1, n_groups):
+                total += dwt_parts[grp, k, f]
+            dw2[f, k] = total
+        total = 0.0
+        for grp in range(n_groups):
+            total += db_parts[grp, f]
+        db[f] = total
+
+
+# ---------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------
+
+def choose_algorithm(x_shape, w_shape) -> str:
+    """The algorithm ``algorithm="auto"`` picks for these shapes.
+
+    ``"gemm"`` when NumPy's OpenBLAS can be called from the kernels
+    (:data:`companion._blas.BLAS_AVAILABLE`), else ``"im2col"``. The shapes do
+    not matter at present: ``"gemm"`` was measured fastest on every layer of
+    LeNet-5 and of the 32x32x3 network at batch 64, and within a few
+    microseconds of the best on small inputs (see the module docstring). They
+    are parameters so that a rule measured on other shapes can use them.
+
+    Parameters
+    ----------
+    x_shape : (N, C, H, W)
+    w_shape : (F, C, KH, KW)
+
+    Returns
+    -------
+    str
+        ``"gemm"`` or ``"im2col"``.
+    """
+    return "gemm" if _blas.BLAS_AVAILABLE else "im2col"
+
+
+def _gemm_chunk(P: int) -> int:
+    """Images per chunk of the ``"gemm"`` path: enough for ``_GEMM_MIN_COLUMNS`` columns."""
+    return max(1, -(-_GEMM_MIN_COLUMNS // P))
+
+
+def _gemm_group(N: int, chunk: int, n_weights: int) -> int:
+    """Chunks per group in the backward pass of ``"gemm"``.
+
+    Each group keeps a partial weight gradient (``n_weights`` numbers); the
+    partials may use up to ``_GEMM_PARTIALS_BUDGET`` numbers, and at least
+    ``_GEMM_MIN_GROUPS`` groups are kept for the threads to share.
+    """
+    n_chunks = -(-N // chunk)
+    n_groups = max(_GEMM_MIN_GROUPS, _GEMM_PARTIALS_BUDGET // max(n_weights, 1))
+    return max(1, -(-n_chunks // max(n_groups, 1)))
+
+
+def conv2d_forward(x, w, b, stride=1, padding=0, *, algorithm="auto"):
+    """Forward pass of a 2-D convolution layer (NCHW).
+
+    Parameters
+    ----------
+    x : array_like, shape ``(N, C, H, W)``
+        A batch of ``N`` images with ``C`` channels. Need not be contiguous;
+        float32 and float64 are kept, integers and booleans become float64.
+    w : array_like, shape ``(F, C, KH, KW)``
+        ``F`` filters, each ``C x KH x KW``; the dtype of ``x``.
+    b : array_like, shape ``(F,)``
+        One bias per filter; the dtype of ``x``.
+    stride : int or (int, int)
+        ``(sh, sw)``, each >= 1; an int is used for both axes.
+    padding : int or (int, int)
+        Zero padding ``(ph, pw)`` added on each side, each >= 0.
+    algorithm : {"auto", "naive", "direct", "gemm", "im2col"}
+        How to compute it (see the module docstring); same result up to
+        float rounding.
+
+    Returns
+    -------
+    out : ndarray, shape ``(N, F, H_out, W_out)``, the dtype of ``x``
+        ``out[n, f, i, j] = b[f] + sum_{c, kh, kw} w[f, c, kh, kw] *
+        x_pad[n, c, i*sh + kh, j*sw + kw]``, with
+        ``H_out = (H + 2*ph - KH) // sh + 1`` and
+        ``W_out = (W + 2*pw - KW) // sw + 1``.
+    cache : Conv2dCache
+        For :func:`conv2d_backward`. It refers to ``x`` itself when ``x`` is
+        a C-contiguous float array and there is no padding: do not modify
+        ``x`` before the backward pass.
+
+    Raises
+    ------
+    ValueError
+        Wrong number of dimensions; channel mismatch (``w.shape[1] !=
+        x.shape[1]``); ``b.shape != (F,)``; a kernel larger than the padded
+        input; stride < 1 or padding < 0; empty channel, image or filter
+        axes; dtypes that differ; NaN or infinite values; unknown algorithm.
+    TypeError
+        Non-numeric input, or a stride/padding that is not an int or a pair.
+    """
+    x = as_float_array(x, "x", ndim=4, contiguous=True)
+    w = as_float_array(w, "w", ndim=4, contiguous=True)
+    b = as_float_array(b, "b", ndim=1, contiguous=True)
+    check_same_dtype(w, "w", x, "x")
+    check_same_dtype(b, "b", x, "x")
+    sh, sw = as_pair(stride, "stride", minimum=1)
+    ph, pw = as_pair(padding, "padding", minimum=0)
+    N, C, H, W = x.shape
+    F, Cw, KH, KW = w.shape
+    if min(C, H, W) < 1:
+        raise ValueError(f"x must have at least one channel, row and column, got shape {x.shape}")
+    if min(F, KH, KW) < 1:
+        raise ValueError(f"w must have at least one filter, row and column, got shape {w.shape}")
+    if Cw != C:
+        raise ValueError(f"w must have shape (F, C, KH, KW) with C = x.shape[1] = {C} input "
+                         f"channels, got {w.shape}")
+    if b.shape != (F,):
+        raise ValueError(f"b must have shape (F,) = ({F},), one bias per filter, got {b.shape}")
+    if KH > H + 2 * ph or KW > W + 2 * pw:
+        raise ValueError(f"w: kernel size {(KH, KW)} must not exceed the padded input size "
+                         f"(H + 2*ph, W + 2*pw) = {(H + 2 * ph, W + 2 * pw)}")
+    algorithm = _resolve_algorithm(algorithm, x.shape, w.shape)
+    Ho = conv_output_size(H, KH, sh, ph)
+    Wo = conv_output_size(W, KW, sw, pw)
+    xp = pad_images(x, ph, pw)
+    out = np.empty((N, F, Ho, Wo), dtype=x.dtype)
+    cols = None
+    if algorithm == "naive":
+        _conv2d_forward_naive(xp, w, b, sh, sw, out)
+    elif algorithm == "direct":
+        _conv2d_forward_direct(xp, w, b, sh, sw, out)
+    elif algorithm == "gemm":
+        with single_threaded_blas():
+            _conv2d_forward_gemm(xp, w.reshape(F, -1), b, KH, KW, sh, sw,
+                                 _gemm_chunk(Ho * Wo), out.reshape(N, F, Ho * Wo))
+    else:  # "im2col"
+        cols = np.empty((C * KH * KW, N * Ho * Wo), dtype=x.dtype)
+        _im2col_kernel(xp, KH, KW, sh, sw, cols)
+        with single_threaded_blas():                       # see companion._threads
+            prod = w.reshape(F, -1) @ cols                 # (F, N*Ho*Wo)
+        out[...] = prod.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3)
+        out += b.reshape(1, F, 1, 1)
+    cache = Conv2dCache(xp, w, (sh, sw), (ph, pw), (N, C, H, W), algorithm, cols)
+    return out, cache
+
+
+def conv2d_backward(dout, cache: Conv2dCache):
+    """Backward pass of a 2-D convolution layer.
+
+    Parameters
+    ----------
+    dout : array_like, shape ``(N, F, H_out, W_out)``
+        Upstream gradient :math:`\\delta = \\partial L / \\partial\\,\\text{out}`,
+        in the dtype of the forward pass. Need not be contiguous; never
+        modified.
+    cache : Conv2dCache
+        From :func:`conv2d_forward`.
+
+    Returns
+    -------
+    dx : ndarray, shape ``(N, C, H, W)``
+        ``dx[n, c, h, v]`` = sum over ``f, i, j, kh, kw`` with
+        ``i*sh + kh - ph = h`` and ``j*sw + kw - pw = v`` of
+        ``dout[n, f, i, j] * w[f, c, kh, kw]``.
+    dw : ndarray, shape ``(F, C, KH, KW)``
+        ``dw[f, c, kh, kw] = sum_{n, i, j} dout[n, f, i, j] *
+        x_pad[n, c, i*sh + kh, j*sw + kw]``.
+    db : ndarray, shape ``(F,)``
+        ``db[f] = sum_{n, i, j} dout[n, f, i, j]``.
+
+    Raises
+    ------
+    ValueError
+        ``dout`` of another shape than the forward output
+        ``(N, F, H_out, W_out)`` (with ``H_out = (H + 2*ph - KH) // sh + 1``,
+        ``W_out = (W + 2*pw - KW) // sw + 1``) or of another dtype; NaN or
+        infinite values; an inconsistent cache.
+    TypeError
+        ``cache`` is not a :class:`Conv2dCache`.
+    """
+    xp, w, (sh, sw), (ph, pw), (N, C, H, W), algorithm, cols = _check_cache(cache)
+    F, _, KH, KW = w.shape
+    Ho = conv_output_size(H, KH, sh, ph)
+    Wo = conv_output_size(W, KW, sw, pw)
+    dout = as_float_array(dout, "dout", contiguous=True)
+    if dout.shape != (N, F, Ho, Wo):
+        raise ValueError(f"dout must have shape (N, F, H_out, W_out) = {(N, F, Ho, Wo)}, the "
+                         f"shape of the forward output, got {dout.shape}")
+    if dout.dtype != w.dtype:
+        raise ValueError(f"dout must have the dtype of the forward pass ({w.dtype}), "
+                         f"got {dout.dtype}")
+    dx = np.empty((N, C, H, W), dtype=w.dtype)
+    dw = np.empty(w.shape, dtype=w.dtype)
+    db = np.empty(F, dtype=w.dtype)
+    if algorithm == "naive":
+        dxp = np.empty(xp.shape, dtype=w.dtype)
+        _conv2d_backward_naive(xp, w, dout, sh, sw, dxp, dw, db)
+        dx[...] = dxp[:, :, ph:ph + H, pw:pw + W]
+    elif algorithm == "direct":
+        _conv2d_backward_weights_direct(xp, dout, sh, sw, dw, db)
+        _conv2d_backward_input_direct(dout, w, sh, sw, ph, pw, dx)
+    elif algorithm == "gemm":
+        chunk = _gemm_chunk(Ho * Wo)
+        group = _gemm_group(N, chunk, F * C * KH * KW)
+        with single_threaded_blas():
+            _conv2d_backward_gemm(xp, w.reshape(F, -1), dout.reshape(N, F, Ho * Wo),
+                                  KH, KW, sh, sw, ph, pw, chunk, group,
+                                  dx, dw.reshape(F, -1), db)
+    else:  # "im2col"
+        rows = dout.transpose(1, 0, 2, 3).reshape(F, N * Ho * Wo)
+        with single_threaded_blas():
+            dw[...] = (rows @ cols.T).reshape(w.shape)
+            dcols = w.reshape(F, -1).T @ rows
+        db[...] = rows.sum(axis=1)
+        _col2im_kernel(dcols, KH, KW, sh, sw, ph, pw, dx)
+    return dx, dw, db
+
+
+def _resolve_algorithm(algorithm, x_shape, w_shape) -> str:
+    """The algorithm to run: ``"auto"`` resolved, ``"gemm"`` without OpenBLAS -> ``"im2col"``."""
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    if algorithm == "auto":
+        return choose_algorithm(x_shape, w_shape)
+    if algorithm == "gemm" and not _blas.BLAS_AVAILABLE:
+        return "im2col"
+    return algorithm
+
+
+def _check_cache(cache) -> Conv2dCache:
+    """Check that ``cache`` is a consistent :class:`Conv2dCache` (the kernels trust it)."""
+    if not isinstance(cache, Conv2dCache):
+        raise TypeError(f"cache must be the Conv2dCache returned by conv2d_forward, "
+                        f"got {type(cache).__name__}")
+    xp, w, stride, padding, x_shape, algorithm, cols = cache
+    ok = (isinstance(xp, np.ndarray) and isinstance(w, np.ndarray) and xp.ndim == 4
+          and w.ndim == 4 and xp.dtype == w.dtype and xp.dtype.type in (np.float32, np.float64)
+          and xp.flags.c_contiguous and w.flags.c_contiguous
+          and algorithm in ALGORITHMS[1:] and (algorithm != "gemm" or _blas.BLAS_AVAILABLE))
+    if ok:
+        try:
+            (sh, sw), (ph, pw) = (int(s) for s in stride), (int(p) for p in padding)
+            N, C, H, W = (int(s) for s in x_shape)
+        except (TypeError, ValueError):
+            ok = False
+    if ok:
+        F, _, KH, KW = w.shape
+        ok = (min(sh, sw) >= 1 and min(ph, pw) >= 0 and w.shape[1] == C
+              and xp.shape == (N, C, H + 2 * ph, W + 2 * pw)
+              and KH <= H + 2 * ph and KW <= W + 2 * pw)
+        if ok and algorithm == "im2col":
+            Ho = conv_output_size(H, KH, sh, ph)
+            Wo = conv_output_size(W, KW, sw, pw)
+            ok = (isinstance(cols, np.ndarray) and cols.dtype == w.dtype
+                  and cols.shape == (C * KH * KW, N * Ho * Wo))
+    if not ok:
+        raise ValueError("cache must be the unchanged Conv2dCache returned by conv2d_forward "
+                         "(its fields are inconsistent)")
+    return Conv2dCache(xp, w, (sh, sw), (ph, pw), (N, C, H, W), algorithm, cols)

@@ -1,0 +1,624 @@
+r"""Gradient-based optimizers: SGD (with momentum and Nesterov), Adagrad, RMSprop, Adam, AdamW.
+
+Every optimizer follows the update equations of ``torch.optim`` (PyTorch 2.x,
+without its rarer options such as dampening, ``centered`` or ``amsgrad``); each
+class docstring writes them out. In all of them :math:`\nabla_t` is the gradient
+handed to :meth:`Optimizer.step` at step :math:`t = 1, 2, \dots`, :math:`\theta`
+the parameter, :math:`\eta` the learning rate and :math:`\lambda` the weight decay.
+
+Interface
+---------
+Parameters and gradients are mappings from a name to an array, e.g.
+``{"conv1.w": ..., "conv1.b": ..., "fc.w": ...}``::
+
+    opt = Adam(lr=1e-3)
+    for t, batch in enumerate(batches):
+        opt.lr = schedule(t)                # a plain attribute
+        grads = model.gradients(batch)      # same keys as model.params
+        opt.step(model.params, grads)       # updates the arrays in place
+
+* :meth:`~Optimizer.step` updates every parameter array **in place** (the arrays
+  belong to the model) and never writes to a gradient array.
+* Per-parameter state (momentum buffers, moment estimates) is keyed by name and
+  created lazily, at the first step, with the parameter's shape and dtype:
+  float32 parameters keep float32 state. The set of names is fixed by the first
+  step; a later step with another set of names raises ``ValueError``.
+* Weight decay applies to every parameter handed over, as in PyTorch. To decay
+  the weights but not the biases, use two optimizers on the two sub-dicts, or
+  :func:`companion.optim.regularization.l2_penalty` (weights only by default).
+* Everything is checked before anything is updated: a missing or extra key, a
+  shape mismatch or a NaN/infinite gradient raises ``ValueError`` naming the key,
+  and leaves parameters and state untouched.
+
+State dicts
+-----------
+:meth:`~Optimizer.state_dict` returns a flat ``dict`` that ``np.savez(path, **d)``
+can store and ``np.load(path)`` gives back (no pickling)::
+
+    "optimizer"        class name, e.g. "Adam"
+    "lr", "eps", ...   hyperparameters (Python numbers; ``betas`` a float64 array of 2)
+    "step_count"       number of steps taken (int)
+    "param_names"      the parameter names, a 1-d array of str
+    "<buffer>:<name>"  one array per buffer and parameter, e.g. "exp_avg:conv1.w"
+
+:meth:`~Optimizer.load_state_dict` accepts that dict or the ``NpzFile`` that
+``np.load`` returns, and restores hyperparameters and state exactly.
+
+Implementation
+--------------
+Each optimizer has a private ``@njit(cache=True)`` kernel: one loop over the
+flattened parameter that mirrors the update equations line by line. The public
+:meth:`~Optimizer.step` validates, allocates state and calls it once per parameter.
+The kernels use ``error_model="numpy"``: every denominator is at least
+``eps > 0``, so Python's zero-division check is never needed, and without it the
+compiler vectorizes the loops (3x faster for Adam on float32).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+from numba import njit
+
+from companion._validate import (
+    FLOAT_DTYPES,
+    as_float_array,
+    as_bool,
+    as_nonnegative_int,
+    as_probability,
+    as_real,
+)
+
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW"]
+
+
+# --------------------------------------------------------------------------- kernels
+@njit(cache=True, error_model="numpy")
+def _sgd_kernel(w, g, buf, lr, momentum, nesterov, weight_decay):
+    """SGD on flat arrays ``w`` (updated), ``g`` (read) and ``buf`` (momentum, updated)."""
+    for i in range(w.size):
+        d = g[i] + weight_decay * w[i]           # g_t = grad + lambda * theta
+        if momentum != 0.0:
+            buf[i] = momentum * buf[i] + d       # b_t = mu * b_{t-1} + g_t
+            if nesterov:
+                d = d + momentum * buf[i]        # d_t = g_t + mu * b_t
+            else:
+                d = buf[i]                       # d_t = b_t
+        w[i] = w[i] - lr * d                     # theta_t = theta_{t-1} - eta * d_t
+
+
+@njit(cache=True, error_model="numpy")
+def _adagrad_kernel(w, g, sum_sq, lr, eps, weight_decay):
+    """Adagrad on flat arrays ``w`` (updated), ``g`` (read), ``sum_sq`` (updated)."""
+    for i in range(w.size):
+        d = g[i] + weight_decay * w[i]                       # g_t
+        sum_sq[i] = sum_sq[i] + d * d                        # s_t = s_{t-1} + g_t^2
+        w[i] = w[i] - lr * d / (math.sqrt(sum_sq[i]) + eps)  # theta_t
+
+
+@njit(cache=True, error_model="numpy")
+def _rmsprop_kernel(w, g, square_avg, buf, lr, alpha, eps, momentum, weight_decay):
+    """RMSprop on flat arrays; ``buf`` is only touched when ``momentum > 0``."""
+    for i in range(w.size):
+        d = g[i] + weight_decay * w[i]                                 # g_t
+        square_avg[i] = alpha * square_avg[i] + (1.0 - alpha) * d * d  # v_t
+        step = d / (math.sqrt(square_avg[i]) + eps)                    # g_t / (sqrt(v_t) + eps)
+        if momentum > 0.0:
+            buf[i] = momentum * buf[i] + step                          # b_t
+            step = buf[i]
+        w[i] = w[i] - lr * step                                        # theta_t
+
+
+@njit(cache=True, error_model="numpy")
+def _adam_kernel(w, g, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
+                 decoupled, bias_correction1, bias_correction2):
+    """Adam (``decoupled=False``) or AdamW (``decoupled=True``) on flat arrays."""
+    step_size = lr / bias_correction1              # eta / (1 - beta1^t)
+    bias_correction2_sqrt = math.sqrt(bias_correction2)
+    for i in range(w.size):
+        if decoupled:
+            w[i] = w[i] * (1.0 - lr * weight_decay)     # AdamW: theta <- theta (1 - eta lambda)
+            d = g[i]
+        else:
+            d = g[i] + weight_decay * w[i]              # Adam: g_t = grad + lambda theta
+        exp_avg[i] = beta1 * exp_avg[i] + (1.0 - beta1) * d           # m_t
+        exp_avg_sq[i] = beta2 * exp_avg_sq[i] + (1.0 - beta2) * d * d  # v_t
+        denom = math.sqrt(exp_avg_sq[i]) / bias_correction2_sqrt + eps
+        w[i] = w[i] - step_size * exp_avg[i] / denom
+
+
+# --------------------------------------------------------------------------- helpers
+def _check_lr(lr, *, allow_zero: bool) -> float:
+    # The constructor wants lr > 0; a schedule may bring it down to exactly 0 at its end.
+    return as_real(lr, "lr", low=0.0, low_open=not allow_zero)
+
+
+def _check_param(value, key: str) -> np.ndarray:
+    label = f"params[{key!r}]"
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{label} must be a NumPy array (it is updated in place), "
+                        f"got {type(value).__name__}")
+    if value.dtype.type not in FLOAT_DTYPES:
+        raise TypeError(f"{label} must have dtype float32 or float64, got {value.dtype}")
+    if not value.flags.writeable:
+        raise ValueError(f"{label} must be writable: the optimizer updates it in place")
+    as_float_array(value, label)  # finite
+    return value
+
+
+def _check_mapping(value, name: str) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping name -> array, got {type(value).__name__}")
+    for key in value:
+        if not isinstance(key, str):
+            raise TypeError(f"{name} keys must be str parameter names, got {key!r}")
+    return value
+
+
+def _scalar(entry, key: str):
+    """A Python scalar from a state-dict entry (a number or a 0-d array from ``np.load``)."""
+    arr = np.asarray(entry)
+    if arr.ndim != 0:
+        raise ValueError(f"state dict entry {key!r} must be a scalar, got shape {arr.shape}")
+    return arr.item()
+
+
+# --------------------------------------------------------------------------- base class
+class Optimizer:
+    """Base class: validation, per-parameter state, state dicts.
+
+    A subclass lists its hyperparameters in ``_hyperparameters`` (attribute names,
+    also the state-dict keys), the per-parameter buffers it may hold in
+    ``_buffer_names``, and implements :meth:`_check_hyperparameters` (validate and
+    normalise the attributes), :meth:`_needed_buffers` and :meth:`_update`.
+
+    Attributes
+    ----------
+    lr : float
+        Learning rate, a plain attribute: a schedule sets it between steps.
+    step_count : int
+        Number of completed :meth:`step` calls.
+    """
+
+    _hyperparameters: tuple[str, ...] = ()
+    _buffer_names: tuple[str, ...] = ()
+
+    def __init__(self):
+        self.step_count = 0
+        self._names: tuple[str, ...] | None = None        # fixed by the first step
+        self._state: dict[str, dict[str, np.ndarray]] = {}
+        self._check_hyperparameters(allow_zero_lr=False)
+
+    # -- to be provided by subclasses --------------------------------------------------
+    def _check_hyperparameters(self, *, allow_zero_lr: bool) -> None:
+        raise NotImplementedError
+
+    def _needed_buffers(self) -> tuple[str, ...]:
+        return self._buffer_names
+
+    def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    # -- public API ------------------------------------------------------------------------
+    def step(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
+        """Apply one update to every parameter, in place.
+
+        Parameters
+        ----------
+        params : mapping str -> ndarray (float32 or float64)
+            The model's parameters; each array is updated in place. Its keys must
+            be the keys of ``grads`` and, after the first step, the same names as
+            at the first step.
+        grads : mapping str -> array_like
+            The gradient of the loss with respect to each parameter, same shape.
+            Never modified. Converted to the parameter's dtype.
+
+        Raises
+        ------
+        ValueError
+            A missing or extra key, a shape mismatch, a NaN or infinite gradient or
+            parameter (naming the key), or an invalid hyperparameter (e.g. ``lr``
+            set to a negative value). Nothing is updated then.
+        TypeError
+            A parameter that is not a writable float32/float64 ndarray.
+        """
+        self._check_hyperparameters(allow_zero_lr=True)
+        work = self._validate(params, grads)
+        self.step_count += 1
+        needed = self._needed_buffers()
+        for key, param, grad in work:
+            state = self._state.setdefault(key, {})
+            for buffer in needed:
+                if buffer not in state:
+                    state[buffer] = np.zeros(param.shape, dtype=param.dtype)
+            flat_state = {b: arr.reshape(-1) for b, arr in state.items()}
+            if param.flags.c_contiguous:
+                self._update(param.reshape(-1), grad.reshape(-1), flat_state)
+            else:  # update a contiguous copy, then write it back into the model's array
+                flat = np.ascontiguousarray(param).reshape(-1)
+                self._update(flat, grad.reshape(-1), flat_state)
+                param[...] = flat.reshape(param.shape)
+        if self._names is None:
+            self._names = tuple(key for key, _, _ in work)
+
+    def state_dict(self) -> dict:
+        """Hyperparameters, step count and per-parameter buffers, as a flat dict.
+
+        Returns
+        -------
+        dict
+            Python numbers, str and NumPy arrays (copies), storable with
+            ``np.savez(path, **d)``. Keys: ``"optimizer"``, one per
+            hyperparameter, ``"step_count"``, ``"param_names"`` and
+            ``"<buffer>:<name>"`` for every buffer of every parameter.
+        """
+        d: dict = {"optimizer": type(self).__name__}
+        for h in self._hyperparameters:
+            value = getattr(self, h)
+            d[h] = np.array(value, dtype=np.float64) if isinstance(value, tuple) else value
+        d["step_count"] = int(self.step_count)
+        d["param_names"] = np.array(self._names or (), dtype=np.str_)
+        for key, state in self._state.items():
+            for buffer, arr in state.items():
+                d[f"{buffer}:{key}"] = arr.copy()
+        return d
+
+    def load_state_dict(self, state_dict: Mapping) -> None:
+        """Restore what :meth:`state_dict` returned (or ``np.load`` of its ``np.savez``).
+
+        Raises ``ValueError`` for a state dict of another optimizer class, a missing
+        or unexpected entry, an invalid hyperparameter or buffer; the optimizer is
+        then left as it was.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
+        d = state_dict
+
+        def entry(key):
+            if key not in d:
+                raise ValueError(f"state dict has no entry {key!r}")
+            return d[key]
+
+        kind = _scalar(entry("optimizer"), "optimizer")
+        if kind != type(self).__name__:
+            raise ValueError(f"state dict is for optimizer {kind!r}, "
+                             f"cannot load it into {type(self).__name__}")
+        hyper = {}
+        for h in self._hyperparameters:
+            arr = np.asarray(entry(h))
+            hyper[h] = arr.item() if arr.ndim == 0 else tuple(arr.tolist())
+        step_count = as_nonnegative_int(_scalar(entry("step_count"), "step_count"), "step_count")
+        names_arr = np.asarray(entry("param_names"))
+        if names_arr.ndim != 1 or (names_arr.size and names_arr.dtype.kind != "U"):
+            raise ValueError("state dict entry 'param_names' must be a 1-d array of str, "
+                             f"got {names_arr.dtype} of shape {names_arr.shape}")
+        names = tuple(str(n) for n in names_arr)
+        if len(set(names)) != len(names):
+            raise ValueError("state dict entry 'param_names' has duplicate names")
+        if (step_count == 0) != (len(names) == 0):
+            raise ValueError(f"state dict has step_count {step_count} but "
+                             f"{len(names)} parameter names")
+        state: dict[str, dict[str, np.ndarray]] = {}
+        fixed = {"optimizer", "step_count", "param_names", *self._hyperparameters}
+        for key in d:
+            if key in fixed:
+                continue
+            buffer, sep, name = str(key).partition(":")
+            if not sep or buffer not in self._buffer_names or name not in names:
+                raise ValueError(f"state dict has an unexpected entry {key!r} "
+                                 f"(expected '<buffer>:<name>' with buffer in "
+                                 f"{self._buffer_names} and name in param_names)")
+            arr = np.array(as_float_array(d[key], f"state dict entry {key!r}"), copy=True)
+            state.setdefault(name, {})[buffer] = arr
+        for name, buffers in state.items():
+            first = next(iter(buffers.values()))
+            for buffer, arr in buffers.items():
+                if arr.shape != first.shape or arr.dtype != first.dtype:
+                    raise ValueError(f"state dict buffers of {name!r} disagree: "
+                                     f"{buffer!r} is {arr.dtype}{arr.shape}, "
+                                     f"another is {first.dtype}{first.shape}")
+        # Validate the hyperparameters on the instance, restoring them on failure.
+        saved = {h: getattr(self, h) for h in self._hyperparameters}
+        try:
+            for h, value in hyper.items():
+                setattr(self, h, value)
+            self._check_hyperparameters(allow_zero_lr=True)
+        except (TypeError, ValueError):
+            for h, value in saved.items():
+                setattr(self, h, value)
+            raise
+        self.step_count = step_count
+        self._names = names or None
+        self._state = state
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{h}={getattr(self, h)!r}" for h in self._hyperparameters)
+        return f"{type(self).__name__}({args})"
+
+    # -- validation ------------------------------------------------------------------------
+    def _validate(self, params, grads):
+        """Check everything before any update; return ``[(key, param, grad), ...]``."""
+        _check_mapping(params, "params")
+        _check_mapping(grads, "grads")
+        if len(params) == 0:
+            raise ValueError("params must hold at least one parameter, got an empty mapping")
+        for key in params:
+            if key not in grads:
+                raise ValueError(f"grads has no entry for parameter {key!r}")
+        for key in grads:
+            if key not in params:
+                raise ValueError(f"grads has an entry {key!r} that is not in params")
+        if self._names is not None and set(params) != set(self._names):
+            missing = [k for k in self._names if k not in params]
+            extra = [k for k in params if k not in self._names]
+            if missing:
+                raise ValueError(f"params has no entry {missing[0]!r}, which this optimizer "
+                                 "updated at its first step (the set of names is fixed)")
+            raise ValueError(f"params has an entry {extra[0]!r} that this optimizer did not "
+                             "update at its first step (the set of names is fixed)")
+        work = []
+        for key in params:
+            param = _check_param(params[key], key)
+            grad = as_float_array(grads[key], f"grads[{key!r}]", dtype=param.dtype)
+            if grad.shape != param.shape:
+                raise ValueError(f"grads[{key!r}] must have the shape of params[{key!r}], "
+                                 f"{param.shape}, got {grad.shape}")
+            if np.may_share_memory(grad, param):
+                grad = grad.copy()  # the update writes into param: keep the gradient intact
+            for buffer, arr in self._state.get(key, {}).items():
+                if arr.shape != param.shape or arr.dtype != param.dtype:
+                    raise ValueError(
+                        f"params[{key!r}] is {param.dtype}{param.shape} but the optimizer's "
+                        f"{buffer!r} state for it is {arr.dtype}{arr.shape}")
+            work.append((key, param, grad))
+        return work
+
+
+# --------------------------------------------------------------------------- optimizers
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, with optional momentum, Nesterov momentum, weight decay.
+
+    Parameters
+    ----------
+    lr : float, > 0
+        Learning rate :math:`\eta`.
+    momentum : float in [0, 1)
+        Momentum factor :math:`\mu`; 0 is plain SGD.
+    nesterov : bool
+        Nesterov momentum (requires ``momentum > 0``).
+    weight_decay : float, >= 0
+        L2 coefficient :math:`\lambda`, added to the gradient (the gradient of
+        :math:`\tfrac12\lambda\lVert\theta\rVert^2`).
+
+    Notes
+    -----
+    As ``torch.optim.SGD`` (dampening 0). The momentum buffer starts at
+    :math:`b_0 = 0`, so :math:`b_1 = g_1`:
+
+    .. math::
+
+        g_t &= \nabla_t + \lambda\,\theta_{t-1} \\
+        b_t &= \mu\, b_{t-1} + g_t \\
+        d_t &= \begin{cases} g_t + \mu\, b_t & \text{Nesterov} \\
+                             b_t & \text{otherwise} \end{cases}
+               \qquad (d_t = g_t \text{ when } \mu = 0) \\
+        \theta_t &= \theta_{t-1} - \eta\, d_t
+
+    This is the "velocity" form of Sutskever et al. (2013) with the learning
+    rate outside the buffer: a change of :math:`\eta` takes effect at once.
+    """
+
+    _hyperparameters = ("lr", "momentum", "nesterov", "weight_decay")
+    _buffer_names = ("momentum_buffer",)
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0):
+        self.lr, self.momentum, self.nesterov, self.weight_decay = (
+            lr, momentum, nesterov, weight_decay)
+        super().__init__()
+
+    def _check_hyperparameters(self, *, allow_zero_lr):
+        self.lr = _check_lr(self.lr, allow_zero=allow_zero_lr)
+        self.momentum = as_probability(self.momentum, "momentum")
+        self.nesterov = as_bool(self.nesterov, "nesterov")
+        self.weight_decay = as_real(self.weight_decay, "weight_decay", low=0.0)
+        if self.nesterov and self.momentum == 0.0:
+            raise ValueError("nesterov=True requires momentum > 0, got momentum=0.0")
+
+    def _needed_buffers(self):
+        return ("momentum_buffer",) if self.momentum > 0.0 else ()
+
+    def _update(self, w, g, state):
+        buf = state.get("momentum_buffer", w[:0])
+        _sgd_kernel(w, g, buf, self.lr, self.momentum, self.nesterov, self.weight_decay)
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad (Duchi, Hazan & Singer, 2011): a per-coordinate step shrinking with past gradients.
+
+    Parameters
+    ----------
+    lr : float, > 0
+        Learning rate :math:`\eta`.
+    eps : float, > 0
+        Added to the denominator, :math:`\epsilon`.
+    weight_decay : float, >= 0
+        L2 coefficient :math:`\lambda` added to the gradient.
+
+    Notes
+    -----
+    As ``torch.optim.Adagrad`` (``lr_decay=0``, ``initial_accumulator_value=0``):
+
+    .. math::
+
+        g_t &= \nabla_t + \lambda\,\theta_{t-1} \\
+        s_t &= s_{t-1} + g_t^2 \qquad (s_0 = 0) \\
+        \theta_t &= \theta_{t-1} - \eta\, \frac{g_t}{\sqrt{s_t} + \epsilon}
+
+    (elementwise).
+    """
+
+    _hyperparameters = ("lr", "eps", "weight_decay")
+    _buffer_names = ("sum",)
+
+    def __init__(self, lr: float = 0.01, eps: float = 1e-10, weight_decay: float = 0.0):
+        self.lr, self.eps, self.weight_decay = lr, eps, weight_decay
+        super().__init__()
+
+    def _check_hyperparameters(self, *, allow_zero_lr):
+        self.lr = _check_lr(self.lr, allow_zero=allow_zero_lr)
+        self.eps = as_real(self.eps, "eps", low=0.0, low_open=True)
+        self.weight_decay = as_real(self.weight_decay, "weight_decay", low=0.0)
+
+    def _update(self, w, g, state):
+        _adagrad_kernel(w, g, state["sum"], self.lr, self.eps, self.weight_decay)
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop (Tieleman & Hinton, 2012): divide by a running RMS of the gradient.
+
+    Parameters
+    ----------
+    lr : float, > 0
+        Learning rate :math:`\eta`.
+    alpha : float in [0, 1)
+        Smoothing constant :math:`\alpha` of the squared-gradient average.
+    eps : float, > 0
+        :math:`\epsilon`, added *outside* the square root (as PyTorch; TensorFlow
+        adds it inside).
+    momentum : float in [0, 1)
+        Momentum factor :math:`\mu`.
+    weight_decay : float, >= 0
+        L2 coefficient :math:`\lambda` added to the gradient.
+
+    Notes
+    -----
+    As ``torch.optim.RMSprop`` (``centered=False``):
+
+    .. math::
+
+        g_t &= \nabla_t + \lambda\,\theta_{t-1} \\
+        v_t &= \alpha\, v_{t-1} + (1 - \alpha)\, g_t^2 \qquad (v_0 = 0) \\
+        b_t &= \mu\, b_{t-1} + \frac{g_t}{\sqrt{v_t} + \epsilon} \qquad (b_0 = 0) \\
+        \theta_t &= \theta_{t-1} - \eta\, b_t
+
+    With :math:`\mu = 0` the last two lines are
+    :math:`\theta_t = \theta_{t-1} - \eta\, g_t / (\sqrt{v_t} + \epsilon)`.
+    """
+
+    _hyperparameters = ("lr", "alpha", "eps", "momentum", "weight_decay")
+    _buffer_names = ("square_avg", "momentum_buffer")
+
+    def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
+                 momentum: float = 0.0, weight_decay: float = 0.0):
+        self.lr, self.alpha, self.eps, self.momentum, self.weight_decay = (
+            lr, alpha, eps, momentum, weight_decay)
+        super().__init__()
+
+    def _check_hyperparameters(self, *, allow_zero_lr):
+        self.lr = _check_lr(self.lr, allow_zero=allow_zero_lr)
+        self.alpha = as_probability(self.alpha, "alpha")
+        self.eps = as_real(self.eps, "eps", low=0.0, low_open=True)
+        self.momentum = as_probability(self.momentum, "momentum")
+        self.weight_decay = as_real(self.weight_decay, "weight_decay", low=0.0)
+
+    def _needed_buffers(self):
+        return ("square_avg", "momentum_buffer") if self.momentum > 0.0 else ("square_avg",)
+
+    def _update(self, w, g, state):
+        buf = state.get("momentum_buffer", w[:0])
+        _rmsprop_kernel(w, g, state["square_avg"], buf, self.lr, self.alpha, self.eps,
+                        self.momentum, self.weight_decay)
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba, 2015) with coupled L2 weight decay, as ``torch.optim.Adam``.
+
+    Parameters
+    ----------
+    lr : float, > 0
+        Learning rate :math:`\eta`.
+    betas : pair of floats in [0, 1)
+        :math:`(\beta_1, \beta_2)`, decay rates of the first and second moment.
+    eps : float, > 0
+        :math:`\epsilon`, added to the bias-corrected root of the second moment.
+    weight_decay : float, >= 0
+        L2 coefficient :math:`\lambda` added to the gradient *before* the moments
+        (so it is rescaled by them: use :class:`AdamW` for decoupled decay).
+
+    Notes
+    -----
+    With :math:`t` the step count (1 at the first step) and :math:`m_0 = v_0 = 0`:
+
+    .. math::
+
+        g_t &= \nabla_t + \lambda\,\theta_{t-1} \\
+        m_t &= \beta_1\, m_{t-1} + (1 - \beta_1)\, g_t \\
+        v_t &= \beta_2\, v_{t-1} + (1 - \beta_2)\, g_t^2 \\
+        \theta_t &= \theta_{t-1} - \frac{\eta}{1 - \beta_1^t}\,
+                    \frac{m_t}{\sqrt{v_t} / \sqrt{1 - \beta_2^t} + \epsilon}
+
+    that is :math:`\theta_t = \theta_{t-1} - \eta\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)`
+    with the bias-corrected moments :math:`\hat m_t = m_t / (1 - \beta_1^t)`,
+    :math:`\hat v_t = v_t / (1 - \beta_2^t)`.
+    """
+
+    _hyperparameters = ("lr", "betas", "eps", "weight_decay")
+    _buffer_names = ("exp_avg", "exp_avg_sq")
+    _decoupled = False
+
+    def __init__(self, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
+        super().__init__()
+
+    def _check_hyperparameters(self, *, allow_zero_lr):
+        self.lr = _check_lr(self.lr, allow_zero=allow_zero_lr)
+        betas = self.betas
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__"):
+            raise TypeError(f"betas must be a pair of floats, got {betas!r}")
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair of floats, got {betas!r}")
+        self.betas = (as_probability(betas[0], "betas[0]"), as_probability(betas[1], "betas[1]"))
+        self.eps = as_real(self.eps, "eps", low=0.0, low_open=True)
+        self.weight_decay = as_real(self.weight_decay, "weight_decay", low=0.0)
+
+    def _update(self, w, g, state):
+        beta1, beta2 = self.betas
+        t = self.step_count
+        _adam_kernel(w, g, state["exp_avg"], state["exp_avg_sq"], self.lr, beta1, beta2,
+                     self.eps, self.weight_decay, self._decoupled,
+                     1.0 - beta1 ** t, 1.0 - beta2 ** t)
+
+
+class AdamW(Adam):
+    r"""AdamW: Adam with decoupled weight decay (Loshchilov & Hutter, 2019); ``torch.optim.AdamW``.
+
+    Parameters
+    ----------
+    lr, betas, eps
+        As :class:`Adam`.
+    weight_decay : float, >= 0
+        Decoupled decay :math:`\lambda`: the parameter shrinks by the factor
+        :math:`1 - \eta\lambda` each step, outside the adaptive rescaling.
+
+    Notes
+    -----
+    .. math::
+
+        \theta' &= \theta_{t-1}\,(1 - \eta\lambda) \\
+        m_t &= \beta_1\, m_{t-1} + (1 - \beta_1)\, \nabla_t \\
+        v_t &= \beta_2\, v_{t-1} + (1 - \beta_2)\, \nabla_t^2 \\
+        \theta_t &= \theta' - \frac{\eta}{1 - \beta_1^t}\,
+                    \frac{m_t}{\sqrt{v_t} / \sqrt{1 - \beta_2^t} + \epsilon}
+
+    Unlike :class:`Adam`'s coupled L2 term, the decay is not divided by
+    :math:`\sqrt{\hat v_t}`: every weight decays at the same relative rate.
+    """
+
+    _decoupled = True
+
+    def __init__(self, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01):
+        super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)

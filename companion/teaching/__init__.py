@@ -1,0 +1,72 @@
+"""Teaching tools the chapters and exercises use.
+
+* :mod:`~companion.teaching.gradcheck` – finite-difference gradient checks
+* :mod:`~companion.teaching.descent` – gradient descent on 2-D functions and
+  linear regression
+* :mod:`~companion.teaching.surfaces` – the 2-D test functions
+* :mod:`~companion.teaching.checks` – instant feedback for exercises
+* :mod:`~companion.teaching.source` – show the package's code in a chapter
+* :mod:`~companion.teaching.timing` – a convolution's time against its work
+"""
+
+from companion.teaching.gradcheck import (
+    numerical_gradient,
+    numerical_gradient_array,
+    relative_error,
+)
+from companion.teaching.descent import (
+    Trajectory,
+    gradient_descent,
+    least_squares_loss_and_grad,
+    minibatch_indices,
+    SGDHistory,
+    sgd_linear_regression,
+)
+from companion.teaching.surfaces import (
+    Surface,
+    QuadraticBowl,
+    Rosenbrock,
+    DoubleWell,
+)
+from companion.teaching.checks import (
+    CheckFailure,
+    Case,
+    check_function,
+    check_answer,
+    answer_digest,
+)
+from companion.teaching.source import (
+    show_source,
+)
+from companion.teaching.timing import (
+    CONV_SCALING_CASES,
+    best_time,
+    cpu_name,
+    measure_conv_scaling,
+)
+
+__all__ = [
+    "CONV_SCALING_CASES",
+    "Case",
+    "CheckFailure",
+    "DoubleWell",
+    "QuadraticBowl",
+    "Rosenbrock",
+    "SGDHistory",
+    "Surface",
+    "Trajectory",
+    "answer_digest",
+    "best_time",
+    "check_answer",
+    "check_function",
+    "cpu_name",
+    "gradient_descent",
+    "least_squares_loss_and_grad",
+    "measure_conv_scaling",
+    "minibatch_indices",
+    "numerical_gradient",
+    "numerical_gradient_array",
+    "relative_error",
+    "sgd_linear_regression",
+    "show_source",
+]

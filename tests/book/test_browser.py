@@ -1,0 +1,442 @@
+"""The built book in a real browser: every page of the table of contents in headless Chromium.
+
+The HTML is served on 127.0.0.1 (an ephemeral port, a thread of
+``http.server``) and one headless Chromium (the system's, driven over the
+DevTools protocol by ``tools/cdp.py``) opens every page of ``_toc.yml`` in
+turn and checks that
+
+* MathJax rendered the math: every math element holds a MathJax container,
+  no TeX error, no raw ``\\(``, ``\\[``, ``$$`` or TeX command left in the text;
+* every image loaded (``naturalWidth > 0``);
+* the page raised no console error, uncaught exception or failed load;
+* notebook pages have Binder and Colab launch buttons for this repository,
+  branch and notebook (``_config.yml``), and do not show the set-up cell;
+* exercise solutions are hidden until their toggle is clicked, then shown;
+* every local link resolves to a file that exists, and its ``#anchor`` to an
+  element of that file;
+
+and that the search page finds the softmax chapter for "softmax". Screenshots
+of the home page, the softmax chapter and a convolution chapter are saved in
+``_build/screenshots/`` (``BOOK_SCREENSHOTS`` overrides the folder).
+
+Which HTML: ``BOOK_HTML`` (a built ``_build/html`` folder) if set; else
+``_build/html`` when it is at least as new as the book's sources (``make book``
+first, as ``.ci/run`` does); else the book is built strictly into a temporary
+folder. Skipped only when no Chromium is installed (``CHROMIUM`` names one).
+"""
+from __future__ import annotations
+
+import functools
+import html
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import unquote, urljoin, urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+from cdp import Browser, CDPError, find_chromium  # noqa: E402
+
+SCREENSHOTS = {"home": "intro", "softmax": "softmax", "convolution": "convolution"}
+STRICT = ["build", ".", "-W", "-n", "--keep-going"]          # as `make book`
+
+
+# --------------------------------------------------------------------------
+# The book: table of contents, configuration, built HTML
+# --------------------------------------------------------------------------
+
+class TocPage(NamedTuple):
+    file: str               # "book/04_softmax", as in _toc.yml
+    html: str               # "book/04_softmax.html", relative to the HTML root
+    notebook: bool          # the source is a .ipynb
+
+
+def toc_pages() -> list[TocPage]:
+    """Every page of ``_toc.yml`` (root, parts, chapters, sections), in order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("chapters"))
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    walk(toc.get("sections"))
+    pages = []
+    for f in files:
+        stem = re.sub(r"\.(ipynb|md)$", "", f)
+        pages.append(TocPage(stem, stem + ".html", (ROOT / (stem + ".ipynb")).is_file()))
+    return pages
+
+
+def book_config() -> dict:
+    return yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+def _sources() -> list[Path]:
+    """Files whose change changes the HTML."""
+    found = [ROOT / "_config.yml", ROOT / "_toc.yml"]
+    found += [p for p in (ROOT / "book").rglob("*") if p.is_file()
+              and ".ipynb_checkpoints" not in p.parts and "_build" not in p.parts]
+    extensions = (book_config().get("sphinx") or {}).get("local_extensions") or {}
+    found += [ROOT / folder / f"{name}.py" for name, folder in extensions.items()]
+    return [p for p in found if p.is_file()]
+
+
+def stale_reason(html_dir: Path) -> str | None:
+    """Why ``html_dir`` is not a build of the current sources (``None``: it is)."""
+    stamp = html_dir / "searchindex.js"          # rewritten by every build
+    if not stamp.is_file():
+        return f"{html_dir} holds no built book"
+    built = stamp.stat().st_mtime
+    newer = [p for p in _sources() if p.stat().st_mtime > built]
+    if newer:
+        return f"{newer[0].relative_to(ROOT)} is newer than {html_dir}"
+    missing = [p.html for p in toc_pages() if not (html_dir / p.html).is_file()]
+    if missing:
+        return f"{html_dir} lacks {missing[0]}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def html_dir(tmp_path_factory) -> Path:
+    override = os.environ.get("BOOK_HTML")
+    if override:
+        path = Path(override)
+        if not (path / "index.html").is_file():
+            pytest.fail(f"BOOK_HTML={override} is not a built book (no index.html)")
+        missing = [p.html for p in toc_pages() if not (path / p.html).is_file()]
+        if missing:
+            pytest.fail(f"BOOK_HTML={override} lacks {len(missing)} page(s) of _toc.yml, e.g. "
+                        f"{missing[0]}: rebuild it")
+        return path
+    built = ROOT / "_build" / "html"
+    why = stale_reason(built)
+    if why is None:
+        return built
+    out = tmp_path_factory.mktemp("book")
+    subprocess.run([sys.executable, str(ROOT / "tools" / "fetch_mathjax.py")], cwd=ROOT,
+                   check=True, capture_output=True)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    command = [str(jb) if jb.is_file() else "jupyter-book", *STRICT, "--path-output", str(out)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        pytest.fail(f"{why}; building the book strictly failed:\n"
+                    f"{(result.stdout + result.stderr)[-4000:]}")
+    return out / "_build" / "html"
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(html_dir):
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0),
+                                functools.partial(_QuietHandler, directory=str(html_dir)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = os.environ.get("CHROMIUM") or find_chromium()
+    if not executable:
+        pytest.skip("no Chromium installed (apt-get install chromium, or set CHROMIUM=/path); "
+                    "the browser test needs one")
+    with Browser(executable, width=1280, height=900) as b:
+        yield b
+
+
+# --------------------------------------------------------------------------
+# Visiting every page once
+# --------------------------------------------------------------------------
+
+_WAIT_FOR_MATHJAX = """(async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+  return true;
+})()"""
+
+_MATH = r"""(() => {
+  const math = [...document.querySelectorAll('.math')];
+  const untypeset = math.filter(m => !m.querySelector('mjx-container'))
+                        .map(m => m.textContent.trim().slice(0, 80));
+  const errors = [...document.querySelectorAll('mjx-merror')]
+                        .map(e => (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 80));
+  const skip = 'pre, code, script, style, textarea, mjx-container, .highlight';
+  const raw = [];
+  const tex = /\\\(|\\\)|\\\[|\\\]|\$\$|\\(frac|sum|partial|mathbb|mathrm|begin\{|end\{)/;
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (node.parentElement && node.parentElement.closest(skip)) continue;
+    if (tex.test(node.nodeValue)) raw.push(node.nodeValue.trim().slice(0, 100));
+  }
+  return {elements: math.length, containers: document.querySelectorAll('mjx-container').length,
+          untypeset, errors, raw};
+})()"""
+
+_IMAGES = """(async () => {
+  const imgs = [...document.images];
+  imgs.forEach(i => { i.loading = 'eager'; });
+  await Promise.all(imgs.map(i => i.complete ? null : new Promise(done => {
+    i.addEventListener('load', done); i.addEventListener('error', done); setTimeout(done, 10000);
+  })));
+  return imgs.map(i => ({src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0}));
+})()"""
+
+_PAGE = """(() => ({
+  hrefs: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')),
+  absolute: [...document.querySelectorAll('a[href]')].map(a => a.href),
+  text: document.body.innerText,
+  solutions: document.querySelectorAll('.solution').length,
+}))()"""
+
+_SOLUTION_STATE = """((i) => {
+  const el = document.querySelectorAll('.solution')[i];
+  const body = el.querySelector(':scope > section') || el.querySelector(':scope > :not(.admonition-title)');
+  const visible = !!body && body.getClientRects().length > 0 && body.offsetHeight > 0
+                  && getComputedStyle(body).visibility !== 'hidden';
+  return {id: el.id, visible};
+})(%d)"""
+
+_SOLUTION_TARGET = """((i) => {
+  const el = document.querySelectorAll('.solution')[i];
+  el.scrollIntoView({block: 'center'});
+  const target = el.querySelector('button.toggle-button') || el.querySelector('.admonition-title');
+  const r = target.getBoundingClientRect();
+  return {x: r.left + Math.min(r.width / 2, 12), y: r.top + r.height / 2};
+})(%d)"""
+
+
+class Visit(NamedTuple):
+    page: TocPage
+    url: str
+    math: dict
+    images: list
+    errors: list
+    hrefs: list
+    absolute: list
+    text: str
+    solutions: list           # (id, hidden before the click, shown after it)
+
+
+def _check_solutions(browser: Browser, count: int) -> list[tuple[str, bool, bool]]:
+    results = []
+    for i in range(count):
+        before = browser.evaluate(_SOLUTION_STATE % i)
+        target = browser.evaluate(_SOLUTION_TARGET % i)
+        time.sleep(0.05)                          # let the scroll settle
+        browser.click(target["x"], target["y"])
+        shown = False
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline and not shown:
+            shown = browser.evaluate(_SOLUTION_STATE % i)["visible"]
+            if not shown:
+                time.sleep(0.05)
+        results.append((before["id"], not before["visible"], shown))
+    return results
+
+
+def _screenshot_name(page: TocPage, pages: list[TocPage]) -> str | None:
+    chapters = [p for p in pages if "/exercises/" not in p.file]
+    for name, word in SCREENSHOTS.items():
+        first = next((p for p in chapters if word in Path(p.file).name), None)
+        if first == page:
+            return name
+    return None
+
+
+@pytest.fixture(scope="module")
+def visits(browser, server) -> dict[str, Visit]:
+    pages = toc_pages()
+    shots = Path(os.environ.get("BOOK_SCREENSHOTS") or ROOT / "_build" / "screenshots")
+    out = {}
+    for page in pages:
+        url = server + page.html
+        try:
+            browser.navigate(url)
+            browser.evaluate(_WAIT_FOR_MATHJAX, await_promise=True, timeout=60)
+            math = browser.evaluate(_MATH)
+            images = browser.evaluate(_IMAGES, await_promise=True, timeout=30)
+            info = browser.evaluate(_PAGE)
+            name = _screenshot_name(page, pages)
+            if name:
+                browser.evaluate("window.scrollTo(0, 0)")
+                browser.screenshot(shots / f"{name}.png", max_height=5000)
+            solutions = _check_solutions(browser, info["solutions"])
+        except CDPError as exc:
+            pytest.fail(f"{page.html}: the browser could not check the page: {exc}")
+        out[page.html] = Visit(page, url, math, images, list(browser.errors), info["hrefs"],
+                               info["absolute"], info["text"], solutions)
+    return out
+
+
+def _report(problems: list[str], what: str) -> None:
+    assert not problems, f"{len(problems)} {what}:\n" + "\n".join(problems)
+
+
+# --------------------------------------------------------------------------
+# The checks
+# --------------------------------------------------------------------------
+
+def test_every_toc_page_was_opened(visits):
+    assert set(visits) == {p.html for p in toc_pages()}
+    assert len(visits) >= 3
+
+
+def test_math_is_rendered_by_mathjax(visits):
+    problems = []
+    for v in visits.values():
+        m = v.math
+        if m["untypeset"]:
+            problems.append(f"{v.page.html}: {len(m['untypeset'])} of {m['elements']} math elements "
+                            f"not typeset by MathJax, e.g. {m['untypeset'][0]!r}")
+        for err in m["errors"]:
+            problems.append(f"{v.page.html}: MathJax error {err!r}")
+        for raw in m["raw"][:3]:
+            problems.append(f"{v.page.html}: raw TeX in the text: {raw!r}")
+    _report(problems, "math problems")
+    assert any(v.math["containers"] > 0 for v in visits.values()), "no page has typeset math"
+
+
+def test_every_image_loads(visits):
+    problems = [f"{v.page.html}: image {img['src']!r} did not load"
+                for v in visits.values() for img in v.images if not img["ok"]]
+    _report(problems, "broken images")
+    assert sum(len(v.images) for v in visits.values()) > 0, "the book has no image at all?"
+
+
+def test_no_console_errors(visits):
+    problems = [f"{v.page.html}: {e.kind}: {e.text}" for v in visits.values() for e in v.errors]
+    _report(problems, "console errors")
+
+
+def _launch_urls(page: TocPage) -> tuple[str, str, str]:
+    cfg = book_config()
+    repo = cfg["repository"]
+    org_repo = "/".join(urlsplit(repo["url"]).path.strip("/").split("/")[:2])
+    org_repo = org_repo.removesuffix(".git")
+    branch = repo.get("branch", "master")
+    path = "/".join(p for p in (repo.get("path_to_book", "").strip("/"), page.file + ".ipynb") if p)
+    buttons = cfg["launch_buttons"]
+    binder = f"{buttons['binderhub_url'].rstrip('/')}/v2/gh/{org_repo}/{branch}"
+    colab = f"{buttons['colab_url'].rstrip('/')}/github/{org_repo}/blob/{branch}/{path}"
+    return binder, colab, path
+
+
+def test_notebook_pages_have_binder_and_colab_buttons(visits):
+    notebooks = [v for v in visits.values() if v.page.notebook]
+    assert notebooks, "no notebook page in the table of contents"
+    problems = []
+    for v in notebooks:
+        binder, colab, path = _launch_urls(v.page)
+        if not any(h.startswith(binder) and h.endswith(path) for h in v.absolute):
+            problems.append(f"{v.page.html}: no Binder button {binder}...{path}")
+        if colab not in v.absolute:
+            problems.append(f"{v.page.html}: no Colab button {colab}")
+    _report(problems, "missing launch buttons")
+
+
+def test_notebook_pages_hide_the_setup_cell(visits):
+    problems = [f"{v.page.html}: the set-up cell is shown (tag it remove-cell)"
+                for v in visits.values() if v.page.notebook and "_companion_setup" in v.text]
+    _report(problems, "visible set-up cells")
+
+
+def test_solutions_are_hidden_until_clicked(visits):
+    problems = []
+    for v in visits.values():
+        for sid, hidden, shown in v.solutions:
+            if not hidden:
+                problems.append(f"{v.page.html}: solution {sid!r} is visible before any click")
+            if not shown:
+                problems.append(f"{v.page.html}: solution {sid!r} is still hidden after a click "
+                                "on its toggle")
+    _report(problems, "solution dropdown problems")
+    if any("/exercises/" in p.file for p in toc_pages()):
+        assert any(v.solutions for v in visits.values()), \
+            "the table of contents lists exercise pages but no page has a solution dropdown"
+
+
+_ID = re.compile(r"""\s(?:id|name)\s*=\s*["']([^"']*)["']""")
+
+
+@functools.lru_cache(maxsize=None)
+def _anchors(path: Path) -> frozenset[str]:
+    return frozenset(html.unescape(m) for m in _ID.findall(path.read_text(errors="replace")))
+
+
+def test_internal_links_resolve(visits, server, html_dir):
+    origin = urlsplit(server)
+    checked, problems = set(), []
+    for v in visits.values():
+        for href in v.hrefs:
+            if re.match(r"^(mailto|javascript|data|tel):", href):
+                continue
+            target = urlsplit(urljoin(v.url, href))
+            if (target.scheme, target.netloc) != (origin.scheme, origin.netloc):
+                continue                                   # another site: not checked offline
+            path = unquote(target.path).lstrip("/")
+            fragment = unquote(target.fragment)
+            key = (path, fragment)
+            if key in checked:
+                continue
+            checked.add(key)
+            file = html_dir / path
+            if path == "" or path.endswith("/"):
+                file = file / "index.html"
+            if not file.is_file():
+                problems.append(f"{v.page.html}: link {href!r} -> missing file {path or '/'}")
+            elif fragment and file.suffix == ".html" and fragment not in _anchors(file):
+                problems.append(f"{v.page.html}: link {href!r} -> no element id {fragment!r} "
+                                f"in {file.relative_to(html_dir)}")
+    _report(problems, "broken internal links")
+    assert len(checked) > len(visits), "suspiciously few links checked"
+
+
+def test_search_finds_the_softmax_chapter(browser, server, visits):
+    softmax = [p for p in toc_pages() if "softmax" in p.file and "/exercises/" not in p.file]
+    assert softmax, "no softmax chapter in the table of contents"
+    browser.navigate(server + "search.html?q=softmax")
+    found = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = browser.evaluate(
+            "[...document.querySelectorAll('#search-results a')].map(a => a.href)")
+        if any(softmax[0].html in href for href in found):
+            break
+        time.sleep(0.1)
+    assert any(softmax[0].html in href for href in found), \
+        f"search.html?q=softmax: no result links to {softmax[0].html}; results: {found[:10]}"
+    errors = [f"{e.kind}: {e.text}" for e in browser.errors]
+    assert not errors, f"search.html: console errors {errors}"
+
+
+def test_screenshots_were_saved(visits):
+    shots = Path(os.environ.get("BOOK_SCREENSHOTS") or ROOT / "_build" / "screenshots")
+    pages = toc_pages()
+    expected = {name for p in pages if (name := _screenshot_name(p, pages))}
+    assert "home" in expected or "softmax" in expected
+    for name in expected:
+        png = shots / f"{name}.png"
+        assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{png} missing"
+        assert png.stat().st_size > 10_000, f"{png} is suspiciously small"
