@@ -17,6 +17,11 @@ and summarizes each window by one number:
     H_{out} = \\left\\lfloor \\frac{H - K_H}{s_h} \\right\\rfloor + 1, \\qquad
     W_{out} = \\left\\lfloor \\frac{W - K_W}{s_w} \\right\\rfloor + 1 .
 
+**Default stride.** ``stride=None`` (the default) means the window size, so
+the windows tile the image without overlap: ``max_pool2d_forward(x, 3)`` takes
+3 x 3 windows 3 pixels apart, as PyTorch's ``max_pool2d`` and ``MaxPool2d`` do
+(and as the layer objects of :mod:`companion.nn` do).
+
 Rows or columns left over at the bottom/right edge (when the windows do not
 tile the image exactly) are ignored, as in PyTorch's default.
 
@@ -196,7 +201,7 @@ def _pool_setup(x, size, stride):
     """Validate a pooling call; return ``x``, ``(KH, KW)``, ``(sh, sw)``, ``(Ho, Wo)``."""
     x = as_float_array(x, "x", ndim=4, contiguous=True)
     KH, KW = as_pair(size, "size", minimum=1)
-    sh, sw = as_pair(stride, "stride", minimum=1)
+    sh, sw = (KH, KW) if stride is None else as_pair(stride, "stride", minimum=1)
     N, C, H, W = x.shape
     if min(C, H, W) < 1:
         raise ValueError(f"x must have at least one channel, row and column, got shape {x.shape}")
@@ -244,7 +249,7 @@ def _valid_argmax(argmax, shape, plane_size) -> bool:
                                       and int(argmax.max()) < plane_size)))
 
 
-def max_pool2d_forward(x, size=2, stride=2):
+def max_pool2d_forward(x, size=2, stride=None):
     """Forward pass of max pooling.
 
     Parameters
@@ -253,8 +258,9 @@ def max_pool2d_forward(x, size=2, stride=2):
         Input feature maps. Need not be contiguous.
     size : int or (int, int)
         Window ``(KH, KW)``, each >= 1 and no larger than the input.
-    stride : int or (int, int)
-        ``(sh, sw)``, each >= 1. A stride smaller than the window makes
+    stride : int, (int, int) or None
+        ``(sh, sw)``, each >= 1; ``None`` (the default) is the window size,
+        PyTorch's convention. A stride smaller than the window makes
         overlapping windows.
 
     Returns
@@ -302,7 +308,7 @@ def max_pool2d_backward(dout, cache: MaxPool2dCache):
     return dx
 
 
-def avg_pool2d_forward(x, size=2, stride=2):
+def avg_pool2d_forward(x, size=2, stride=None):
     """Forward pass of average pooling.
 
     Parameters
@@ -311,8 +317,9 @@ def avg_pool2d_forward(x, size=2, stride=2):
         Input feature maps. Need not be contiguous.
     size : int or (int, int)
         Window ``(KH, KW)``, each >= 1 and no larger than the input.
-    stride : int or (int, int)
-        ``(sh, sw)``, each >= 1.
+    stride : int, (int, int) or None
+        ``(sh, sw)``, each >= 1; ``None`` (the default) is the window size,
+        PyTorch's convention.
 
     Returns
     -------

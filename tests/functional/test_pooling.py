@@ -217,6 +217,19 @@ def test_leftover_rows_and_columns_are_ignored():
     assert out.shape == (1, 1, 2, 3)
 
 
+@pytest.mark.parametrize("forward", [max_pool2d_forward, avg_pool2d_forward])
+@pytest.mark.parametrize("size", [1, 2, 3, (2, 3)])
+def test_stride_defaults_to_the_window(forward, size):
+    """PyTorch's convention: no stride means stride = window, non-overlapping windows."""
+    x = np.random.default_rng(3).standard_normal((2, 3, 7, 8))
+    out, cache = forward(x, size)
+    expected, _ = forward(x, size, size)
+    np.testing.assert_array_equal(out, expected)
+    kh, kw = (size, size) if isinstance(size, int) else size
+    assert tuple(cache.stride) == (kh, kw)
+    assert out.shape == (2, 3, (7 - kh) // kh + 1, (8 - kw) // kw + 1)
+
+
 def test_kernels_called_directly():
     # the kernels the book shows, with preallocated outputs
     rng = np.random.default_rng(0)
