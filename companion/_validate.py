@@ -39,6 +39,8 @@ __all__ = [
     "as_examples",
     "as_targets",
     "as_generator",
+    "as_layer_input",
+    "as_sample_shape",
 ]
 
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -319,3 +321,42 @@ def as_generator(rng, name: str = "rng") -> np.random.Generator:
         return np.random.default_rng(int(rng))
     raise TypeError(f"{name} must be a numpy.random.Generator, an integer seed or None, "
                     f"got {type(rng).__name__}")
+
+
+def as_layer_input(x, dtype) -> np.ndarray:
+    """``x`` as a finite array of a layer's ``dtype`` (float32 or float64).
+
+    Integer and boolean input is converted to ``dtype``; float input of the
+    other precision raises ``ValueError`` (precisions never mix silently).
+    Used by the layers of :mod:`companion.nn` that have parameters.
+    """
+    if not isinstance(x, (str, bytes)) and x is not None and np.asarray(x).dtype.kind in "biu":
+        return as_float_array(x, "x", dtype=dtype)
+    arr = as_float_array(x, "x")
+    if arr.dtype != dtype:
+        raise ValueError(f"x must have the layer's dtype {dtype}, got {arr.dtype}; "
+                         f"convert it with x.astype(np.{dtype})")
+    return arr
+
+
+def as_sample_shape(input_shape, ndim, what: str) -> tuple[int, ...]:
+    """Validate the shape of one sample (no batch axis) and return it as a tuple of ints.
+
+    ``ndim`` is the accepted number of dimensions (an int or an iterable of
+    ints); ``what`` describes the expected shape in the ``ValueError`` message.
+    A non-integer entry raises ``TypeError``; a wrong length or an entry < 1
+    raises ``ValueError``. Used by ``output_shape`` of the :mod:`companion.nn` layers.
+    """
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        raise TypeError(f"input_shape must be a tuple of ints, got {input_shape!r}") from None
+    if not all(isinstance(s, numbers.Integral) and not isinstance(s, (bool, np.bool_))
+               for s in shape):
+        raise TypeError(f"input_shape must be a tuple of ints, got {input_shape!r}")
+    shape = tuple(int(s) for s in shape)
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if len(shape) not in allowed or min(shape, default=1) < 1:
+        raise ValueError(f"input_shape must be {what} (one sample, without the batch axis), "
+                         f"got {shape}")
+    return shape

@@ -255,17 +255,31 @@ def _warm_pooling(rng, dtype) -> None:
 def _warm_dropout(rng, dtype) -> None:
     from companion.functional import dropout_backward, dropout_forward
     x = _images(rng, dtype)
-    out, cache = dropout_forward(x, 0.5, np.random.default_rng(0), train=True)
+    out, cache = dropout_forward(x, 0.5, rng=np.random.default_rng(0), train=True)
     dropout_backward(np.ones_like(out), cache)
 
 
-def _warm_optim(rng, dtype) -> None:
-    from companion.optim import SGD, Adagrad, Adam, AdamW, RMSprop
-    for optimizer in (SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),
-                      SGD(lr=0.1), Adagrad(), RMSprop(momentum=0.9), Adam(), AdamW()):
+def _step_each(optimizers, rng, dtype) -> None:
+    for optimizer in optimizers:
         params = {"w": rng.standard_normal((3, 2)).astype(dtype)}
         grads = {"w": rng.standard_normal((3, 2)).astype(dtype)}
         optimizer.step(params, grads)
+
+
+def _warm_sgd(rng, dtype) -> None:
+    from companion.optim.sgd import SGD
+    _step_each((SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4), SGD(lr=0.1)),
+               rng, dtype)
+
+
+def _warm_adaptive(rng, dtype) -> None:
+    from companion.optim.adaptive import Adagrad, RMSprop
+    _step_each((Adagrad(), RMSprop(momentum=0.9)), rng, dtype)
+
+
+def _warm_adam(rng, dtype) -> None:
+    from companion.optim.adam import Adam, AdamW
+    _step_each((Adam(), AdamW()), rng, dtype)
 
 
 def _warm_data(rng, dtype) -> None:
@@ -293,7 +307,9 @@ RUNNERS: dict[str, Callable] = {
     "companion.functional.im2col_ops": _warm_im2col,
     "companion.functional.pooling": _warm_pooling,
     "companion.functional.dropout": _warm_dropout,
-    "companion.optim.optimizers": _warm_optim,
+    "companion.optim.sgd": _warm_sgd,
+    "companion.optim.adaptive": _warm_adaptive,
+    "companion.optim.adam": _warm_adam,
     "companion.data.transforms": _warm_data,
     "companion.teaching.descent": _warm_descent,
 }

@@ -138,7 +138,7 @@ def _split_counts(class_sizes: np.ndarray, n_val: int) -> np.ndarray:
     return counts
 
 
-def train_val_split(x, y, val_fraction: float, rng, stratify: bool = True) -> Split:
+def train_val_split(x, y, val_fraction: float, *, rng, stratify: bool = True) -> Split:
     """Hold out a random fraction of the examples as a validation set.
 
     Parameters

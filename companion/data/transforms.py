@@ -130,7 +130,7 @@ def pad_crop(x, padding, offsets) -> np.ndarray:
     return out
 
 
-def random_crop(x, padding, rng) -> np.ndarray:
+def random_crop(x, padding, *, rng) -> np.ndarray:
     """Random translation: pad by ``padding`` zeros, crop back to ``H x W`` at a random offset.
 
     Each image gets its own offsets ``Δy ~ U{0..2 p_h}``, ``Δx ~ U{0..2 p_w}``
@@ -157,7 +157,7 @@ def random_crop(x, padding, rng) -> np.ndarray:
     return pad_crop(x, (pad_h, pad_w), offsets)
 
 
-def random_horizontal_flip(x, rng, p: float = 0.5) -> np.ndarray:
+def random_horizontal_flip(x, *, rng, p: float = 0.5) -> np.ndarray:
     """Mirror each image left-right with probability ``p``: ``out[n, c, i, j] = x[n, c, i, W-1-j]``.
 
     Parameters
@@ -271,7 +271,7 @@ def _as_max_degrees(value) -> float:
     return v
 
 
-def random_rotation(x, max_degrees: float, rng) -> np.ndarray:
+def random_rotation(x, max_degrees: float, *, rng) -> np.ndarray:
     """Rotate each image by an angle drawn uniformly from ``[-max_degrees, max_degrees]``.
 
     One draw ``rng.uniform(-max_degrees, max_degrees, size=N)``, then :func:`rotate`.
@@ -300,7 +300,7 @@ class RandomCrop:
         self.padding = as_pair(padding, "padding", minimum=0)
 
     def __call__(self, x, rng):
-        return random_crop(x, self.padding, rng)
+        return random_crop(x, self.padding, rng=rng)
 
     def __repr__(self):
         return f"RandomCrop(padding={self.padding})"
@@ -313,7 +313,7 @@ class RandomHorizontalFlip:
         self.p = as_probability(p, "p", allow_one=True)
 
     def __call__(self, x, rng):
-        return random_horizontal_flip(x, rng, self.p)
+        return random_horizontal_flip(x, rng=rng, p=self.p)
 
     def __repr__(self):
         return f"RandomHorizontalFlip(p={self.p})"
@@ -326,7 +326,7 @@ class RandomRotation:
         self.max_degrees = _as_max_degrees(max_degrees)
 
     def __call__(self, x, rng):
-        return random_rotation(x, self.max_degrees, rng)
+        return random_rotation(x, self.max_degrees, rng=rng)
 
     def __repr__(self):
         return f"RandomRotation(max_degrees={self.max_degrees})"

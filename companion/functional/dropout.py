@@ -41,7 +41,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 from numba import njit
 
-from companion._validate import as_float_array, as_probability
+from companion._validate import as_float_array, as_generator, as_probability
 
 __all__ = ["DropoutCache", "dropout_forward", "dropout_backward"]
 
@@ -94,7 +94,7 @@ def _as_p(value) -> float:
     return as_probability(value, "p")
 
 
-def dropout_forward(x, p, rng, train=True):
+def dropout_forward(x, p, *, rng, train=True):
     """Inverted dropout forward pass.
 
     Parameters
@@ -103,10 +103,10 @@ def dropout_forward(x, p, rng, train=True):
         Input; float32/float64 kept, integers converted to float64.
     p : float in ``[0, 1)``
         Probability of **dropping** a unit (PyTorch's convention).
-    rng : numpy.random.Generator
-        Source of the keep mask, e.g. ``np.random.default_rng(seed)``.
-        Required, so that results are reproducible. Not advanced when the
-        layer is the identity.
+    rng : numpy.random.Generator or int or None, keyword-only
+        Source of the keep mask, e.g. ``np.random.default_rng(seed)`` or a
+        seed. Required, so that results are reproducible (``None`` draws an
+        unseeded generator). Not advanced when the layer is the identity.
     train : bool, default True
         ``False`` (evaluation) makes the layer the identity.
 
@@ -124,17 +124,15 @@ def dropout_forward(x, p, rng, train=True):
         ``p`` outside ``[0, 1)`` (``p = 1`` explained in the message),
         NaN/infinite values in ``x``.
     TypeError
-        ``rng`` not a ``numpy.random.Generator`` (e.g. the legacy
-        ``np.random.RandomState`` or an int seed), ``p`` not a number,
+        ``rng`` not a ``numpy.random.Generator``, an integer seed or None
+        (e.g. the legacy ``np.random.RandomState``), ``p`` not a number,
         ``train`` not a bool.
     """
     shape = np.shape(x)
     # as_float_array(contiguous=True) turns a 0-d array into shape (1,): restore it
     x = as_float_array(x, "x", contiguous=True).reshape(shape)
     p = _as_p(p)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                        f"got {type(rng).__name__}")
+    rng = as_generator(rng)
     if not isinstance(train, (bool, np.bool_)):
         raise TypeError(f"train must be True or False, got {train!r}")
     scale = x.dtype.type(1.0 / (1.0 - p))

@@ -1,7 +1,14 @@
 """Layer objects and networks (PyTorch's ``torch.nn``).
 
-* :mod:`~companion.nn.layers` – ``Dense``, ``Conv2d``, ``MaxPool2d``, ``ReLU``, ...
-  (each wraps a pair of :mod:`companion.functional`)
+* :mod:`~companion.nn.layer` – ``Layer``, the base class and interface of the layers
+  (each layer wraps a pair of :mod:`companion.functional`)
+* :mod:`~companion.nn.linear` – ``Dense``, ``Flatten``
+* :mod:`~companion.nn.conv` – ``Conv2d``
+* :mod:`~companion.nn.pooling` – ``MaxPool2d``, ``AvgPool2d``
+* :mod:`~companion.nn.activation` – ``ReLU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``
+* :mod:`~companion.nn.dropout` – ``Dropout``
+* :mod:`~companion.nn.batchnorm` – ``BatchNorm``
+* :mod:`~companion.nn.config` – ``layer_from_config``: rebuild a layer from its ``config()``
 * :mod:`~companion.nn.sequential` – ``Sequential``: forward, backward, parameters
 * :mod:`~companion.nn.init` – He / Xavier initialization
 * :mod:`~companion.nn.models` – the documents' LeNet-5 and 32x32x3 network
@@ -22,20 +29,36 @@ from companion.nn.init import (
     INITIALIZERS,
     get_initializer,
 )
-from companion.nn.layers import (
+from companion.nn.layer import (
+    ElementwiseLayer,
     Layer,
+    ParametricLayer,
+)
+from companion.nn.linear import (
     Dense,
+    Flatten,
+    FlattenCache,
+)
+from companion.nn.conv import (
     Conv2d,
+)
+from companion.nn.pooling import (
     MaxPool2d,
     AvgPool2d,
+)
+from companion.nn.activation import (
     ReLU,
     LeakyReLU,
     Sigmoid,
     Tanh,
-    Flatten,
-    FlattenCache,
+)
+from companion.nn.dropout import (
     Dropout,
+)
+from companion.nn.batchnorm import (
     BatchNorm,
+)
+from companion.nn.config import (
     LAYER_TYPES,
     layer_from_config,
 )
@@ -73,7 +96,9 @@ __all__ = [
     "FlattenCache",
     "INITIALIZERS",
     "LAYER_TYPES",
+    "ElementwiseLayer",
     "Layer",
+    "ParametricLayer",
     "LeakyReLU",
     "MaxPool2d",
     "ReLU",

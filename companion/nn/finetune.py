@@ -20,7 +20,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from companion.nn.layers import Conv2d, Dense, Layer
+from companion.nn.conv import Conv2d
+from companion.nn.layer import Layer
+from companion.nn.linear import Dense
 
 __all__ = ["freeze", "unfreeze", "replace_head", "trainable_parameter_count", "head_name"]
 
@@ -109,7 +111,7 @@ def replace_head(model, new_layer: Layer, name: str | None = None) -> Layer:
     ----------
     model : Sequential
     new_layer : Layer
-        A :class:`~companion.nn.layers.Dense` (or :class:`~companion.nn.layers.Conv2d`)
+        A :class:`~companion.nn.linear.Dense` (or :class:`~companion.nn.conv.Conv2d`)
         with the same input size and dtype as the layer it replaces.
     name : str, optional
         The new layer's name; default: the old one's.

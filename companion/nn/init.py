@@ -80,7 +80,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------
-# Helpers shared with companion.nn.layers and companion.nn.models
+# Helpers shared with the layer modules of companion.nn and companion.nn.models
 # --------------------------------------------------------------------------
 
 def _as_shape(shape, name: str = "shape") -> tuple[int, ...]:
@@ -138,10 +138,10 @@ def _finish(values: np.ndarray, dtype) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------
-# Initializers: f(shape, rng, dtype) -> new array
+# Initializers: f(shape, *, rng, dtype) -> new array
 # --------------------------------------------------------------------------
 
-def he_normal(shape, rng=None, dtype=np.float32) -> np.ndarray:
+def he_normal(shape, *, rng=None, dtype=np.float32) -> np.ndarray:
     """He (Kaiming) normal initialization: :math:`w \\sim N(0, 2/\\text{fan\\_in})`.
 
     Parameters
@@ -162,7 +162,7 @@ def he_normal(shape, rng=None, dtype=np.float32) -> np.ndarray:
     return _finish(rng.standard_normal(_as_shape(shape)) * math.sqrt(2.0 / fan_in), dtype)
 
 
-def he_uniform(shape, rng=None, dtype=np.float32) -> np.ndarray:
+def he_uniform(shape, *, rng=None, dtype=np.float32) -> np.ndarray:
     """He (Kaiming) uniform initialization: :math:`U(-a, a)`, :math:`a = \\sqrt{6/\\text{fan\\_in}}`.
 
     Same variance as :func:`he_normal` (:math:`a^2/3 = 2/\\text{fan\\_in}`).
@@ -175,7 +175,7 @@ def he_uniform(shape, rng=None, dtype=np.float32) -> np.ndarray:
     return _finish(rng.uniform(-a, a, _as_shape(shape)), dtype)
 
 
-def xavier_normal(shape, rng=None, dtype=np.float32) -> np.ndarray:
+def xavier_normal(shape, *, rng=None, dtype=np.float32) -> np.ndarray:
     """Xavier (Glorot) normal initialization: :math:`N(0, 2/(\\text{fan\\_in} + \\text{fan\\_out}))`.
 
     Parameters as :func:`he_normal`.
@@ -187,7 +187,7 @@ def xavier_normal(shape, rng=None, dtype=np.float32) -> np.ndarray:
     return _finish(rng.standard_normal(_as_shape(shape)) * std, dtype)
 
 
-def xavier_uniform(shape, rng=None, dtype=np.float32) -> np.ndarray:
+def xavier_uniform(shape, *, rng=None, dtype=np.float32) -> np.ndarray:
     """Xavier (Glorot) uniform initialization: :math:`U(-a, a)`, :math:`a = \\sqrt{6/(\\text{fan\\_in} + \\text{fan\\_out})}`.
 
     Parameters as :func:`he_normal`.
@@ -203,7 +203,7 @@ glorot_normal = xavier_normal
 glorot_uniform = xavier_uniform
 
 
-def normal(shape, rng=None, dtype=np.float32, *, std: float = 0.02) -> np.ndarray:
+def normal(shape, *, rng=None, dtype=np.float32, std: float = 0.02) -> np.ndarray:
     """Normal initialization with a fixed standard deviation: :math:`N(0, \\text{std}^2)`.
 
     Document 1's ``weight_variable(shape, stddev=0.02)``; kept to show what
@@ -216,7 +216,7 @@ def normal(shape, rng=None, dtype=np.float32, *, std: float = 0.02) -> np.ndarra
     return _finish(rng.standard_normal(shape) * float(std), dtype)
 
 
-def zeros(shape, rng=None, dtype=np.float32) -> np.ndarray:
+def zeros(shape, *, rng=None, dtype=np.float32) -> np.ndarray:
     """All zeros (biases; see the module docstring for why). ``rng`` is accepted and unused."""
     return np.zeros(_as_shape(shape), dtype=as_float_dtype(dtype))
 
@@ -236,19 +236,19 @@ INITIALIZERS: dict[str, Callable] = {
     "normal": normal,
     "zeros": zeros,
 }
-"""Names accepted by the ``init`` argument of :class:`companion.nn.layers.Dense` and
-:class:`companion.nn.layers.Conv2d`: ``"he"`` is :func:`he_normal`, ``"xavier"`` and
+"""Names accepted by the ``init`` argument of :class:`companion.nn.linear.Dense` and
+:class:`companion.nn.conv.Conv2d`: ``"he"`` is :func:`he_normal`, ``"xavier"`` and
 ``"glorot"`` are :func:`xavier_normal`."""
 
 
 def get_initializer(init) -> Callable:
     """The initializer for a name of :data:`INITIALIZERS`, or ``init`` itself if callable.
 
-    A callable must have the signature ``init(shape, rng, dtype) -> ndarray``.
+    A callable must have the signature ``init(shape, *, rng, dtype) -> ndarray``.
     """
     if callable(init):
         return init
     if isinstance(init, str) and init in INITIALIZERS:
         return INITIALIZERS[init]
     raise ValueError(f"init must be one of {sorted(INITIALIZERS)} or a callable "
-                     f"init(shape, rng, dtype), got {init!r}")
+                     f"init(shape, *, rng, dtype), got {init!r}")

@@ -15,17 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from companion._validate import as_float_dtype, as_generator
-from companion.nn.layers import (
-    Conv2d,
-    Dense,
-    Dropout,
-    Flatten,
-    LeakyReLU,
-    MaxPool2d,
-    ReLU,
-    Sigmoid,
-    Tanh,
-)
+from companion.nn.activation import LeakyReLU, ReLU, Sigmoid, Tanh
+from companion.nn.conv import Conv2d
+from companion.nn.dropout import Dropout
+from companion.nn.linear import Dense, Flatten
+from companion.nn.pooling import MaxPool2d
 from companion.nn.sequential import Sequential
 
 __all__ = ["lenet5", "cnn_32x32x3", "ACTIVATIONS"]

@@ -20,8 +20,8 @@ input, and stores the gradients of its own parameters on the way::
 Names are given as ``Sequential([("conv1", layer), ...])`` or chosen
 automatically: the k-th layer of a kind is named ``prefix + str(k)``, counting
 from 1 the layers of that kind in the network (named or not), with the prefix
-``"conv"`` for :class:`~companion.nn.layers.Conv2d`, ``"fc"`` for
-:class:`~companion.nn.layers.Dense`, ``"pool"`` for both poolings, ``"relu"``,
+``"conv"`` for :class:`~companion.nn.conv.Conv2d`, ``"fc"`` for
+:class:`~companion.nn.linear.Dense`, ``"pool"`` for both poolings, ``"relu"``,
 ``"leaky_relu"``, ``"sigmoid"``, ``"tanh"``, ``"flatten"``, ``"dropout"`` and
 ``"bn"`` (the class attribute ``name_prefix``). A name is a Python identifier
 (no dots) and unique.
@@ -37,7 +37,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from companion._validate import as_float_array
-from companion.nn.layers import Layer, layer_from_config
+from companion.nn.config import layer_from_config
+from companion.nn.layer import Layer
 
 __all__ = ["Sequential"]
 

@@ -1,20 +1,19 @@
 """Optimizers and what shapes a step (PyTorch's ``torch.optim``).
 
-* :mod:`~companion.optim.optimizers` – SGD, momentum, Nesterov, Adagrad, RMSprop,
-  Adam, AdamW
+* :mod:`~companion.optim.optimizer` – the :class:`Optimizer` base class (in-place
+  steps, per-parameter state, state dicts)
+* :mod:`~companion.optim.sgd` – SGD, momentum, Nesterov
+* :mod:`~companion.optim.adaptive` – Adagrad, RMSprop
+* :mod:`~companion.optim.adam` – Adam, AdamW
 * :mod:`~companion.optim.schedules` – learning-rate schedules
 * :mod:`~companion.optim.clipping` – gradient clipping by norm or value
 * :mod:`~companion.optim.regularization` – L2 / L1 penalties and their gradients
 """
 
-from companion.optim.optimizers import (
-    Optimizer,
-    SGD,
-    Adagrad,
-    RMSprop,
-    Adam,
-    AdamW,
-)
+from companion.optim.optimizer import Optimizer
+from companion.optim.sgd import SGD
+from companion.optim.adaptive import Adagrad, RMSprop
+from companion.optim.adam import Adam, AdamW
 from companion.optim.schedules import (
     Schedule,
     Constant,

@@ -36,6 +36,7 @@ from numba import njit
 
 from companion._validate import (
     as_float_array,
+    as_generator,
     as_nonnegative_int,
     as_positive_int,
     as_positive_real,
@@ -304,19 +305,13 @@ def least_squares_loss_and_grad(w, X, y) -> tuple[float, np.ndarray]:
     return float(loss), grad
 
 
-def _check_rng(rng, shuffle: bool):
-    if shuffle and not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                        f"got {type(rng).__name__}")
-
-
 def _epoch_order(n: int, rng, shuffle: bool) -> np.ndarray:
     """The order in which one epoch visits the ``n`` examples."""
     return rng.permutation(n) if shuffle else np.arange(n)
 
 
-def minibatch_indices(n: int, batch_size: int, rng: Optional[np.random.Generator],
-                      *, shuffle: bool = True) -> Iterator[np.ndarray]:
+def minibatch_indices(n: int, batch_size: int, *, rng=None,
+                      shuffle: bool = True) -> Iterator[np.ndarray]:
     """The minibatches of one epoch: index arrays that partition ``range(n)``.
 
     Parameters
@@ -326,9 +321,9 @@ def minibatch_indices(n: int, batch_size: int, rng: Optional[np.random.Generator
     batch_size : int
         In ``[1, n]``. The last batch holds the ``n % batch_size`` examples
         left over, if any.
-    rng : numpy.random.Generator
-        Shuffles the examples (one ``rng.permutation(n)`` per call). May be
-        ``None`` when ``shuffle=False``.
+    rng : numpy.random.Generator, int or None
+        Shuffles the examples (one ``rng.permutation(n)`` per call); an
+        integer seeds a new generator, ``None`` draws an unseeded one.
     shuffle : bool
         ``False`` visits the examples in order ``0, 1, ..., n - 1``.
 
@@ -341,7 +336,7 @@ def minibatch_indices(n: int, batch_size: int, rng: Optional[np.random.Generator
     batch_size = as_positive_int(batch_size, "batch_size")
     if batch_size > n:
         raise ValueError(f"batch_size must lie in [1, n] = [1, {n}], got {batch_size}")
-    _check_rng(rng, shuffle)
+    rng = as_generator(rng)
     order = _epoch_order(n, rng, shuffle)
     return iter([order[start:start + batch_size] for start in range(0, n, batch_size)])
 
@@ -377,8 +372,8 @@ class SGDHistory(NamedTuple):
     diverged_at: Optional[int]
 
 
-def sgd_linear_regression(X, y, lr: float, epochs: int, batch_size: int,
-                          rng: Optional[np.random.Generator], *, w0=None,
+def sgd_linear_regression(X, y, lr: float, epochs: int, batch_size: int, *,
+                          rng=None, w0=None,
                           shuffle: bool = True) -> SGDHistory:
     """Minibatch stochastic gradient descent on linear least squares.
 
@@ -405,8 +400,9 @@ def sgd_linear_regression(X, y, lr: float, epochs: int, batch_size: int,
         Passes over the data, ``>= 0``.
     batch_size : int
         In ``[1, N]``.
-    rng : numpy.random.Generator
-        The seeded generator that shuffles; ``None`` allowed with ``shuffle=False``.
+    rng : numpy.random.Generator, int or None
+        The generator that shuffles (an integer seeds a new one; ``None`` is
+        unseeded, so seed it for reproducible runs).
     w0 : array_like, shape ``(D,)``, optional
         Starting weights (default zeros). Not modified.
     shuffle : bool
@@ -424,7 +420,7 @@ def sgd_linear_regression(X, y, lr: float, epochs: int, batch_size: int,
     batch_size = as_positive_int(batch_size, "batch_size")
     if batch_size > n:
         raise ValueError(f"batch_size must lie in [1, N] = [1, {n}], got {batch_size}")
-    _check_rng(rng, shuffle)
+    rng = as_generator(rng)
     w_start = np.zeros(d) if w0 is None else _check_weights(w0, "w0", d)
 
     order = np.empty((epochs, n), dtype=np.int64)

@@ -264,7 +264,7 @@ def course(tmp_path_factory):
     from companion.teaching import least_squares_loss_and_grad, sgd_linear_regression
     X, y = np.ones((4, 2)), np.ones(4)
     least_squares_loss_and_grad(np.zeros(2), X, y)
-    sgd_linear_regression(X, y, 0.1, 1, 2, None, shuffle=False)
+    sgd_linear_regression(X, y, 0.1, 1, 2, rng=None, shuffle=False)
 
     out = {"release": _run("--course", str(root), "release")}
     assert out["release"].returncode == 0, out["release"].stdout + out["release"].stderr

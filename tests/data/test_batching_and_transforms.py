@@ -159,10 +159,10 @@ def test_stratified_split_keeps_class_proportions(sizes, frac, seed):
     n_val = round(frac * n)
     if not 1 <= n_val <= n - 1:
         with pytest.raises(ValueError, match="both sets must be non-empty"):
-            train_val_split(np.zeros((n, 2)), y, frac, seed)
+            train_val_split(np.zeros((n, 2)), y, frac, rng=seed)
         return
     x = np.arange(n, dtype=np.float64)[:, None] * np.ones((1, 2))
-    s = train_val_split(x, y, frac, seed)
+    s = train_val_split(x, y, frac, rng=seed)
     assert isinstance(s, Split)
     assert len(s.y_val) == n_val and len(s.y_train) == n - n_val
     ids_train, ids_val = s.x_train[:, 0].astype(int), s.x_val[:, 0].astype(int)
@@ -178,13 +178,13 @@ def test_stratified_split_keeps_class_proportions(sizes, frac, seed):
 def test_split_is_reproducible_and_unstratified_works():
     x = np.arange(40.0)[:, None]
     y = np.repeat([0, 1], [30, 10])
-    a = train_val_split(x, y, 0.25, 7)
-    b = train_val_split(x, y, 0.25, np.random.default_rng(7))
+    a = train_val_split(x, y, 0.25, rng=7)
+    b = train_val_split(x, y, 0.25, rng=np.random.default_rng(7))
     for u, v in zip(a, b):
         np.testing.assert_array_equal(u, v)
     assert np.count_nonzero(a.y_val == 1) in (2, 3)          # 10 * 0.25 = 2.5
     assert np.count_nonzero(a.y_val == 0) in (7, 8)          # 30 * 0.25 = 7.5
-    u = train_val_split(x, y, 0.25, 7, stratify=False)
+    u = train_val_split(x, y, 0.25, rng=7, stratify=False)
     assert len(u.y_val) == 10 and len(u.y_train) == 30
 
 
@@ -227,13 +227,13 @@ def test_pad_crop_matches_numpy_pad_and_slice(n, c, h, w, ph, pw, seed):
 
 def test_random_crop_draws_documented_offsets_and_keeps_dtype():
     x = images(6, dtype=np.float32)
-    out = random_crop(x, 2, 11)
+    out = random_crop(x, 2, rng=11)
     rng = np.random.default_rng(11)
     offsets = np.stack([rng.integers(0, 5, 6), rng.integers(0, 5, 6)], axis=1)
     np.testing.assert_array_equal(out, reference_pad_crop(x, 2, 2, offsets))
     assert out.dtype == np.float32 and out.shape == x.shape
-    np.testing.assert_array_equal(random_crop(x, 0, 3), x)
-    assert random_crop(np.ones((1, 1, 2, 2), dtype=np.int64), 1, 0).dtype == np.float64
+    np.testing.assert_array_equal(random_crop(x, 0, rng=3), x)
+    assert random_crop(np.ones((1, 1, 2, 2), dtype=np.int64), 1, rng=0).dtype == np.float64
 
 
 def test_pad_crop_rejects_bad_arguments():
@@ -247,30 +247,30 @@ def test_pad_crop_rejects_bad_arguments():
     with pytest.raises(TypeError, match="offsets must be integers"):
         pad_crop(x, 1, np.zeros((2, 2)))
     with pytest.raises(ValueError, match="padding must be >= 0"):
-        random_crop(x, -1, 0)
+        random_crop(x, -1, rng=0)
     with pytest.raises(ValueError, match="x must have 4 dimensions"):
-        random_crop(x[0], 1, 0)
+        random_crop(x[0], 1, rng=0)
     bad = x.copy()
     bad[0, 0, 0, 0] = np.inf
     with pytest.raises(ValueError, match="x must be finite"):
-        random_crop(bad, 1, 0)
+        random_crop(bad, 1, rng=0)
 
 
 # ----------------------------------------------------------------------------- flip
 def test_horizontal_flip_extremes_and_mixture():
     x = images(40)
     x0 = x.copy()
-    np.testing.assert_array_equal(random_horizontal_flip(x, 0, p=0.0), x)
-    np.testing.assert_array_equal(random_horizontal_flip(x, 0, p=1.0), x[..., ::-1])
-    out = random_horizontal_flip(x, 5, p=0.5)
+    np.testing.assert_array_equal(random_horizontal_flip(x, rng=0, p=0.0), x)
+    np.testing.assert_array_equal(random_horizontal_flip(x, rng=0, p=1.0), x[..., ::-1])
+    out = random_horizontal_flip(x, rng=5, p=0.5)
     flipped = np.random.default_rng(5).random(40) < 0.5
     for n in range(40):
         np.testing.assert_array_equal(out[n], x[n, ..., ::-1] if flipped[n] else x[n])
     assert 0 < flipped.sum() < 40
     np.testing.assert_array_equal(x, x0)
-    assert random_horizontal_flip(x.astype(np.float32), 0).dtype == np.float32
+    assert random_horizontal_flip(x.astype(np.float32), rng=0).dtype == np.float32
     with pytest.raises(ValueError, match=r"p must lie in \[0, 1\]"):
-        random_horizontal_flip(x, 0, p=1.5)
+        random_horizontal_flip(x, rng=0, p=1.5)
 
 
 # ----------------------------------------------------------------------------- rotation
@@ -330,13 +330,13 @@ def test_rotate_identity_and_zero_fill():
 
 def test_random_rotation_uses_documented_angles():
     x = images(5)
-    np.testing.assert_array_equal(random_rotation(x, 0.0, 1), x)
+    np.testing.assert_array_equal(random_rotation(x, 0.0, rng=1), x)
     angles = np.random.default_rng(4).uniform(-15, 15, 5)
-    np.testing.assert_array_equal(random_rotation(x, 15, 4), rotate(x, angles))
+    np.testing.assert_array_equal(random_rotation(x, 15, rng=4), rotate(x, angles))
     with pytest.raises(ValueError, match=r"max_degrees must lie in \[0, 180\]"):
-        random_rotation(x, -1, 0)
+        random_rotation(x, -1, rng=0)
     with pytest.raises(TypeError, match="max_degrees must be a number"):
-        random_rotation(x, "10", 0)
+        random_rotation(x, "10", rng=0)
     with pytest.raises(ValueError, match=r"degrees must be a number or have shape \(5,\)"):
         rotate(x, np.zeros(4))
     with pytest.raises(ValueError, match="degrees must be finite"):
@@ -349,7 +349,7 @@ def test_compose_chains_with_one_generator():
     chain = Compose(RandomCrop(2), RandomHorizontalFlip(0.5), RandomRotation(10))
     out = chain(x, 9)
     rng = np.random.default_rng(9)
-    expected = random_rotation(random_horizontal_flip(random_crop(x, 2, rng), rng, 0.5), 10, rng)
+    expected = random_rotation(random_horizontal_flip(random_crop(x, 2, rng=rng), rng=rng, p=0.5), 10, rng=rng)
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_array_equal(chain(x, 9), out)               # reproducible
     listed = Compose([RandomCrop(2), RandomHorizontalFlip(0.5), RandomRotation(10)])

@@ -54,7 +54,7 @@ def test_fan_in_fan_out_rejects_other_shapes(shape):
                                         ((True, 3), TypeError), (None, TypeError)])
 def test_bad_shapes_name_the_argument(shape, exc):
     with pytest.raises(exc, match="shape"):
-        he_normal(shape, 0)
+        he_normal(shape, rng=0)
 
 
 # ---------------------------------------------------------------- statistics
@@ -81,7 +81,7 @@ def test_uniform_stays_inside_its_bound(fn, bound, shape, seed):
 
 
 def test_uniform_fills_its_interval():
-    w = he_uniform((1000, 100), 0, np.float64)
+    w = he_uniform((1000, 100), rng=0, dtype=np.float64)
     a = math.sqrt(6 / 1000)
     assert w.min() < -0.99 * a and w.max() > 0.99 * a
 
@@ -115,39 +115,39 @@ def test_seeded_reproducible_and_float32_is_rounded_float64(fn, shape, seed):
 
 def test_generator_is_advanced_and_seeds_differ():
     rng = np.random.default_rng(1)
-    a, b = he_normal((10, 10), rng), he_normal((10, 10), rng)
+    a, b = he_normal((10, 10), rng=rng), he_normal((10, 10), rng=rng)
     assert not np.array_equal(a, b)
-    assert not np.array_equal(he_normal((10, 10), 1), he_normal((10, 10), 2))
+    assert not np.array_equal(he_normal((10, 10), rng=1), he_normal((10, 10), rng=2))
 
 
 def test_none_draws_fresh_entropy():
-    assert not np.array_equal(he_normal((50, 50), None), he_normal((50, 50), None))
+    assert not np.array_equal(he_normal((50, 50), rng=None), he_normal((50, 50), rng=None))
 
 
 def test_default_dtype_is_float32():
-    assert he_normal((3, 4), 0).dtype == np.float32
+    assert he_normal((3, 4), rng=0).dtype == np.float32
     assert zeros((3,)).dtype == np.float32
 
 
 def test_zeros():
-    z = zeros((4, 2, 3, 3), 0, np.float64)
+    z = zeros((4, 2, 3, 3), rng=0, dtype=np.float64)
     assert z.shape == (4, 2, 3, 3) and z.dtype == np.float64 and not z.any()
     assert zeros(5).shape == (5,)
 
 
 def test_normal_fixed_std_accepts_any_shape():
-    w = normal((7,), 0, np.float64, std=0.5)
+    w = normal((7,), rng=0, dtype=np.float64, std=0.5)
     np.testing.assert_array_equal(w, np.random.default_rng(0).standard_normal(7) * 0.5)
     with pytest.raises(ValueError, match="std must be"):
-        normal((3, 3), 0, std=0.0)
+        normal((3, 3), rng=0, std=0.0)
     with pytest.raises(ValueError, match="std must be"):
-        normal((3, 3), 0, std=float("nan"))
+        normal((3, 3), rng=0, std=float("nan"))
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.float16, np.complex128, "float128x"])
 def test_bad_dtype_is_named(dtype):
     with pytest.raises((ValueError, TypeError), match="dtype must be float32 or float64"):
-        he_normal((3, 3), 0, dtype)
+        he_normal((3, 3), rng=0, dtype=dtype)
 
 
 @pytest.mark.parametrize("rng, exc", [(np.random.RandomState(0), TypeError), (1.5, TypeError),
@@ -155,7 +155,7 @@ def test_bad_dtype_is_named(dtype):
                                       (-1, ValueError)])
 def test_bad_rng_is_named(rng, exc):
     with pytest.raises(exc, match="rng"):
-        xavier_uniform((3, 3), rng)
+        xavier_uniform((3, 3), rng=rng)
 
 
 # ---------------------------------------------------------------- why He

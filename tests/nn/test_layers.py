@@ -1,5 +1,6 @@
-"""Tests of companion.nn.layers: the layer objects' plumbing around the proven
-functional layers.
+"""Tests of the layer modules of companion.nn (companion.nn.layer, .linear, .conv,
+.pooling, .activation, .dropout, .batchnorm, .config): the layer objects' plumbing
+around the proven functional layers.
 
 Each layer's backward pass is checked by central differences (one Richardson
 step, h = 1e-3, float64) through the *object* API: ``forward`` then

@@ -218,7 +218,7 @@ def test_least_squares_gradient_matches_central_differences(seed, n, d):
 @given(n=st.integers(1, 40), data=st.data(), seed=seeds, shuffle=st.booleans())
 def test_minibatch_indices_partition_the_examples(n, data, seed, shuffle):
     batch_size = data.draw(st.integers(1, n))
-    batches = list(minibatch_indices(n, batch_size, np.random.default_rng(seed), shuffle=shuffle))
+    batches = list(minibatch_indices(n, batch_size, rng=np.random.default_rng(seed), shuffle=shuffle))
     assert len(batches) == -(-n // batch_size)
     assert all(len(b) == batch_size for b in batches[:-1])
     assert 1 <= len(batches[-1]) <= batch_size
@@ -226,7 +226,7 @@ def test_minibatch_indices_partition_the_examples(n, data, seed, shuffle):
     np.testing.assert_array_equal(np.sort(everything), np.arange(n))
     if not shuffle:
         np.testing.assert_array_equal(everything, np.arange(n))
-    again = list(minibatch_indices(n, batch_size, np.random.default_rng(seed), shuffle=shuffle))
+    again = list(minibatch_indices(n, batch_size, rng=np.random.default_rng(seed), shuffle=shuffle))
     for a, b in zip(batches, again):
         np.testing.assert_array_equal(a, b)
 
@@ -239,7 +239,7 @@ def test_sgd_kernel_matches_a_plain_loop(seed, n, d, data, epochs, shuffle):
     X, y = regression_data(seed, n, d)
     w0 = np.random.default_rng(seed + 2).standard_normal(d)
     lr = 0.05
-    hist = sgd_linear_regression(X, y, lr, epochs, batch_size, np.random.default_rng(seed),
+    hist = sgd_linear_regression(X, y, lr, epochs, batch_size, rng=np.random.default_rng(seed),
                                  w0=w0, shuffle=shuffle)
     assert isinstance(hist, SGDHistory)
     rng = np.random.default_rng(seed)
@@ -247,7 +247,7 @@ def test_sgd_kernel_matches_a_plain_loop(seed, n, d, data, epochs, shuffle):
     expected_w, expected_loss, expected_batch, seen = [w.copy()], [], [], [0]
     expected_loss.append(least_squares_loss_and_grad(w, X, y)[0])
     for _ in range(epochs):
-        for idx in minibatch_indices(n, batch_size, rng, shuffle=shuffle):
+        for idx in minibatch_indices(n, batch_size, rng=rng, shuffle=shuffle):
             batch_loss, grad = least_squares_loss_and_grad(w, X[idx], y[idx])
             w = w - lr * grad
             expected_w.append(w.copy())
@@ -268,7 +268,7 @@ def test_sgd_kernel_matches_a_plain_loop(seed, n, d, data, epochs, shuffle):
 def test_full_batch_sgd_is_plain_gradient_descent(seed, n, d, epochs):
     X, y = regression_data(seed, n, d)
     lr = 1.0 / np.linalg.eigvalsh(X.T @ X / n).max()
-    hist = sgd_linear_regression(X, y, lr, epochs, n, np.random.default_rng(seed))
+    hist = sgd_linear_regression(X, y, lr, epochs, n, rng=np.random.default_rng(seed))
     traj = gradient_descent(lambda w: least_squares_loss_and_grad(w, X, y), np.zeros(d),
                             lr, epochs)
     assert hist.steps_per_epoch == 1
@@ -285,7 +285,7 @@ def test_sgd_without_noise_reaches_the_least_squares_solution(batch_size, epochs
     X = np.column_stack([rng.standard_normal((100, 2)), np.ones(100)])
     y = X @ np.array([2.0, -1.0, 0.5])
     w_ls = np.linalg.lstsq(X, y, rcond=None)[0]
-    hist = sgd_linear_regression(X, y, 0.05, epochs, batch_size, np.random.default_rng(1))
+    hist = sgd_linear_regression(X, y, 0.05, epochs, batch_size, rng=np.random.default_rng(1))
     np.testing.assert_allclose(hist.weights[-1], w_ls, atol=1e-8)
 
 
@@ -294,7 +294,7 @@ def test_sgd_with_noise_gets_close_to_the_least_squares_solution(batch_size, epo
     X, y = regression_data(5, 200, 3, noise=0.5)
     w_ls = np.linalg.lstsq(X, y, rcond=None)[0]
     loss_ls = least_squares_loss_and_grad(w_ls, X, y)[0]
-    hist = sgd_linear_regression(X, y, 0.01, epochs, batch_size, np.random.default_rng(2))
+    hist = sgd_linear_regression(X, y, 0.01, epochs, batch_size, rng=np.random.default_rng(2))
     # constant-step SGD hovers in a small ball around w_ls
     assert np.linalg.norm(hist.weights[-1] - w_ls) < 0.05
     assert hist.losses[-1] < 1.01 * loss_ls
@@ -307,9 +307,9 @@ def test_sgd_with_noise_gets_close_to_the_least_squares_solution(batch_size, epo
 
 def test_seeded_runs_are_reproducible():
     X, y = regression_data(7, 50, 3)
-    a = sgd_linear_regression(X, y, 0.05, 5, 4, np.random.default_rng(11))
-    b = sgd_linear_regression(X, y, 0.05, 5, 4, np.random.default_rng(11))
-    c = sgd_linear_regression(X, y, 0.05, 5, 4, np.random.default_rng(12))
+    a = sgd_linear_regression(X, y, 0.05, 5, 4, rng=np.random.default_rng(11))
+    b = sgd_linear_regression(X, y, 0.05, 5, 4, rng=np.random.default_rng(11))
+    c = sgd_linear_regression(X, y, 0.05, 5, 4, rng=np.random.default_rng(12))
     for field in ("weights", "losses", "batch_losses", "examples_seen"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
     assert not np.array_equal(a.weights, c.weights)
@@ -319,11 +319,11 @@ def test_seeded_runs_are_reproducible():
 def test_sgd_threshold_and_divergence_report():
     X, y = regression_data(8, 40, 3)
     L = np.linalg.eigvalsh(X.T @ X / 40).max()
-    below = sgd_linear_regression(X, y, 0.99 * 2 / L, 3000, 40, np.random.default_rng(0))
+    below = sgd_linear_regression(X, y, 0.99 * 2 / L, 3000, 40, rng=np.random.default_rng(0))
     assert not below.diverged
     grad = least_squares_loss_and_grad(below.weights[-1], X, y)[1]
     assert np.linalg.norm(grad) < 1e-8
-    above = sgd_linear_regression(X, y, 3.0 / L, 3000, 40, np.random.default_rng(0))
+    above = sgd_linear_regression(X, y, 3.0 / L, 3000, 40, rng=np.random.default_rng(0))
     assert above.diverged and 1 < above.diverged_at < 3000
     assert above.weights.shape == (above.diverged_at, 3)
     assert above.losses.shape == (above.diverged_at,)
@@ -336,7 +336,7 @@ def test_sgd_does_not_modify_its_inputs():
     X, y = regression_data(9, 20, 2)
     w0 = np.array([0.5, -0.5])
     copies = X.copy(), y.copy(), w0.copy()
-    sgd_linear_regression(X, y, 0.1, 3, 5, np.random.default_rng(0), w0=w0)
+    sgd_linear_regression(X, y, 0.1, 3, 5, rng=np.random.default_rng(0), w0=w0)
     for a, b in zip((X, y, w0), copies):
         np.testing.assert_array_equal(a, b)
 
@@ -345,37 +345,40 @@ def test_sgd_and_minibatches_reject_bad_input():
     X, y = regression_data(10, 10, 2)
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match=r"batch_size must lie in \[1, N\] = \[1, 10\]"):
-        sgd_linear_regression(X, y, 0.1, 1, 11, rng)
+        sgd_linear_regression(X, y, 0.1, 1, 11, rng=rng)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
-        sgd_linear_regression(X, y, 0.1, 1, 0, rng)
+        sgd_linear_regression(X, y, 0.1, 1, 0, rng=rng)
     with pytest.raises(ValueError, match="epochs must be a non-negative integer"):
-        sgd_linear_regression(X, y, 0.1, -1, 2, rng)
+        sgd_linear_regression(X, y, 0.1, -1, 2, rng=rng)
     with pytest.raises(ValueError, match="lr must be a finite number > 0"):
-        sgd_linear_regression(X, y, -0.1, 1, 2, rng)
-    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
-        sgd_linear_regression(X, y, 0.1, 1, 2, 42)
-    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
-        sgd_linear_regression(X, y, 0.1, 1, 2, None)
-    sgd_linear_regression(X, y, 0.1, 1, 2, None, shuffle=False)  # no rng needed
+        sgd_linear_regression(X, y, -0.1, 1, 2, rng=rng)
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator, an integer seed"):
+        sgd_linear_regression(X, y, 0.1, 1, 2, rng=np.random.RandomState(42))
+    with pytest.raises(TypeError, match="positional"):
+        sgd_linear_regression(X, y, 0.1, 1, 2, rng)         # rng is keyword-only
+    seeded = sgd_linear_regression(X, y, 0.1, 1, 2, rng=42)  # a seed is a generator
+    np.testing.assert_array_equal(
+        seeded.weights, sgd_linear_regression(X, y, 0.1, 1, 2, rng=np.random.default_rng(42)).weights)
+    sgd_linear_regression(X, y, 0.1, 1, 2, rng=None, shuffle=False)  # no rng needed
     with pytest.raises(ValueError, match="X must have 2 dimensions"):
-        sgd_linear_regression(X[:, 0], y, 0.1, 1, 2, rng)
+        sgd_linear_regression(X[:, 0], y, 0.1, 1, 2, rng=rng)
     with pytest.raises(ValueError, match=r"X must have shape \(N, D\) with N >= 1"):
-        sgd_linear_regression(np.zeros((0, 2)), np.zeros(0), 0.1, 1, 1, rng)
+        sgd_linear_regression(np.zeros((0, 2)), np.zeros(0), 0.1, 1, 1, rng=rng)
     with pytest.raises(ValueError, match=r"y must have shape \(10,\) to match X"):
-        sgd_linear_regression(X, y[:-1], 0.1, 1, 2, rng)
+        sgd_linear_regression(X, y[:-1], 0.1, 1, 2, rng=rng)
     with pytest.raises(ValueError, match=r"w0 must have shape \(2,\)"):
-        sgd_linear_regression(X, y, 0.1, 1, 2, rng, w0=np.zeros(3))
+        sgd_linear_regression(X, y, 0.1, 1, 2, rng=rng, w0=np.zeros(3))
     bad = X.copy()
     bad[3, 1] = np.nan
     with pytest.raises(ValueError, match="X must be finite"):
-        sgd_linear_regression(bad, y, 0.1, 1, 2, rng)
+        sgd_linear_regression(bad, y, 0.1, 1, 2, rng=rng)
     with pytest.raises(ValueError, match="y must be finite"):
         least_squares_loss_and_grad(np.zeros(2), X, np.full(10, np.inf))
     with pytest.raises(ValueError, match=r"w must have shape \(2,\)"):
         least_squares_loss_and_grad(np.zeros(1), X, y)
     with pytest.raises(ValueError, match=r"batch_size must lie in \[1, n\] = \[1, 5\]"):
-        minibatch_indices(5, 6, rng)
+        minibatch_indices(5, 6, rng=rng)
     with pytest.raises(ValueError, match="n must be a positive integer"):
-        minibatch_indices(0, 1, rng)
+        minibatch_indices(0, 1, rng=rng)
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
-        minibatch_indices(5, 2, np.random.RandomState(0))
+        minibatch_indices(5, 2, rng=np.random.RandomState(0))

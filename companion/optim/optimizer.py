@@ -1,4 +1,8 @@
-r"""Gradient-based optimizers: SGD (with momentum and Nesterov), Adagrad, RMSprop, Adam, AdamW.
+r"""The :class:`Optimizer` base class shared by every gradient-based optimizer.
+
+The optimizers themselves live in :mod:`~companion.optim.sgd` (SGD, momentum,
+Nesterov), :mod:`~companion.optim.adaptive` (Adagrad, RMSprop) and
+:mod:`~companion.optim.adam` (Adam, AdamW).
 
 Every optimizer follows the update equations of ``torch.optim`` (PyTorch 2.x,
 without its rarer options such as dampening, ``centered`` or ``amsgrad``); each
@@ -46,8 +50,9 @@ can store and ``np.load(path)`` gives back (no pickling)::
 
 Implementation
 --------------
-Each optimizer has a private ``@njit(cache=True)`` kernel: one loop over the
-flattened parameter that mirrors the update equations line by line. The public
+Each optimizer has a private ``@njit(cache=True)`` kernel, in the optimizer's
+module: one loop over the flattened parameter that mirrors the update equations
+line by line. The public
 :meth:`~Optimizer.step` validates, allocates state and calls it once per parameter.
 The kernels use ``error_model="numpy"``: every denominator is at least
 ``eps > 0``, so Python's zero-division check is never needed, and without it the
@@ -55,85 +60,21 @@ compiler vectorizes the loops (3x faster for Adam on float32).
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
-from numba import njit
 
 from companion._validate import (
     FLOAT_DTYPES,
     as_float_array,
-    as_bool,
     as_nonnegative_int,
-    as_probability,
     as_real,
 )
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW"]
-
-
-# --------------------------------------------------------------------------- kernels
-@njit(cache=True, error_model="numpy")
-def _sgd_kernel(w, g, buf, lr, momentum, nesterov, weight_decay):
-    """SGD on flat arrays ``w`` (updated), ``g`` (read) and ``buf`` (momentum, updated)."""
-    for i in range(w.size):
-        d = g[i] + weight_decay * w[i]           # g_t = grad + lambda * theta
-        if momentum != 0.0:
-            buf[i] = momentum * buf[i] + d       # b_t = mu * b_{t-1} + g_t
-            if nesterov:
-                d = d + momentum * buf[i]        # d_t = g_t + mu * b_t
-            else:
-                d = buf[i]                       # d_t = b_t
-        w[i] = w[i] - lr * d                     # theta_t = theta_{t-1} - eta * d_t
-
-
-@njit(cache=True, error_model="numpy")
-def _adagrad_kernel(w, g, sum_sq, lr, eps, weight_decay):
-    """Adagrad on flat arrays ``w`` (updated), ``g`` (read), ``sum_sq`` (updated)."""
-    for i in range(w.size):
-        d = g[i] + weight_decay * w[i]                       # g_t
-        sum_sq[i] = sum_sq[i] + d * d                        # s_t = s_{t-1} + g_t^2
-        w[i] = w[i] - lr * d / (math.sqrt(sum_sq[i]) + eps)  # theta_t
-
-
-@njit(cache=True, error_model="numpy")
-def _rmsprop_kernel(w, g, square_avg, buf, lr, alpha, eps, momentum, weight_decay):
-    """RMSprop on flat arrays; ``buf`` is only touched when ``momentum > 0``."""
-    for i in range(w.size):
-        d = g[i] + weight_decay * w[i]                                 # g_t
-        square_avg[i] = alpha * square_avg[i] + (1.0 - alpha) * d * d  # v_t
-        step = d / (math.sqrt(square_avg[i]) + eps)                    # g_t / (sqrt(v_t) + eps)
-        if momentum > 0.0:
-            buf[i] = momentum * buf[i] + step                          # b_t
-            step = buf[i]
-        w[i] = w[i] - lr * step                                        # theta_t
-
-
-@njit(cache=True, error_model="numpy")
-def _adam_kernel(w, g, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
-                 decoupled, bias_correction1, bias_correction2):
-    """Adam (``decoupled=False``) or AdamW (``decoupled=True``) on flat arrays."""
-    step_size = lr / bias_correction1              # eta / (1 - beta1^t)
-    bias_correction2_sqrt = math.sqrt(bias_correction2)
-    for i in range(w.size):
-        if decoupled:
-            w[i] = w[i] * (1.0 - lr * weight_decay)     # AdamW: theta <- theta (1 - eta lambda)
-            d = g[i]
-        else:
-            d = g[i] + weight_decay * w[i]              # Adam: g_t = grad + lambda theta
-        exp_avg[i] = beta1 * exp_avg[i] + (1.0 - beta1) * d           # m_t
-        exp_avg_sq[i] = beta2 * exp_avg_sq[i] + (1.0 - beta2) * d * d  # v_t
-        denom = math.sqrt(exp_avg_sq[i]) / bias_correction2_sqrt + eps
-        w[i] = w[i] - step_size * exp_avg[i] / denom
+__all__ = ["Optimizer"]
 
 
 # --------------------------------------------------------------------------- helpers
-def _check_lr(lr, *, allow_zero: bool) -> float:
-    # The constructor wants lr > 0; a schedule may bring it down to exactly 0 at its end.
-    return as_real(lr, "lr", low=0.0, low_open=not allow_zero)
-
-
 def _check_param(value, key: str) -> np.ndarray:
     label = f"params[{key!r}]"
     if not isinstance(value, np.ndarray):
@@ -189,6 +130,12 @@ class Optimizer:
         self._names: tuple[str, ...] | None = None        # fixed by the first step
         self._state: dict[str, dict[str, np.ndarray]] = {}
         self._check_hyperparameters(allow_zero_lr=False)
+
+    @staticmethod
+    def _check_lr(lr, *, allow_zero: bool) -> float:
+        """``lr`` as a float: > 0, or >= 0 when ``allow_zero`` (for subclasses)."""
+        # The constructor wants lr > 0; a schedule may bring it down to exactly 0 at its end.
+        return as_real(lr, "lr", low=0.0, low_open=not allow_zero)
 
     # -- to be provided by subclasses --------------------------------------------------
     def _check_hyperparameters(self, *, allow_zero_lr: bool) -> None:
@@ -373,252 +320,3 @@ class Optimizer:
                         f"{buffer!r} state for it is {arr.dtype}{arr.shape}")
             work.append((key, param, grad))
         return work
-
-
-# --------------------------------------------------------------------------- optimizers
-class SGD(Optimizer):
-    r"""Stochastic gradient descent, with optional momentum, Nesterov momentum, weight decay.
-
-    Parameters
-    ----------
-    lr : float, > 0
-        Learning rate :math:`\eta`.
-    momentum : float in [0, 1)
-        Momentum factor :math:`\mu`; 0 is plain SGD.
-    nesterov : bool
-        Nesterov momentum (requires ``momentum > 0``).
-    weight_decay : float, >= 0
-        L2 coefficient :math:`\lambda`, added to the gradient (the gradient of
-        :math:`\tfrac12\lambda\lVert\theta\rVert^2`).
-
-    Notes
-    -----
-    As ``torch.optim.SGD`` (dampening 0). The momentum buffer starts at
-    :math:`b_0 = 0`, so :math:`b_1 = g_1`:
-
-    .. math::
-
-        g_t &= \nabla_t + \lambda\,\theta_{t-1} \\
-        b_t &= \mu\, b_{t-1} + g_t \\
-        d_t &= \begin{cases} g_t + \mu\, b_t & \text{Nesterov} \\
-                             b_t & \text{otherwise} \end{cases}
-               \qquad (d_t = g_t \text{ when } \mu = 0) \\
-        \theta_t &= \theta_{t-1} - \eta\, d_t
-
-    This is the "velocity" form of Sutskever et al. (2013) with the learning
-    rate outside the buffer: a change of :math:`\eta` takes effect at once.
-    """
-
-    _hyperparameters = ("lr", "momentum", "nesterov", "weight_decay")
-    _buffer_names = ("momentum_buffer",)
-
-    def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0):
-        self.lr, self.momentum, self.nesterov, self.weight_decay = (
-            lr, momentum, nesterov, weight_decay)
-        super().__init__()
-
-    def _check_hyperparameters(self, *, allow_zero_lr):
-        self.lr = _check_lr(self.lr, allow_zero=allow_zero_lr)
-        self.momentum = as_probability(self.momentum, "momentum")
-        self.nesterov = as_bool(self.nesterov, "nesterov")
-        self.weight_decay = as_real(self.weight_decay, "weight_decay", low=0.0)
-        if self.nesterov and self.momentum == 0.0:
-            raise ValueError("nesterov=True requires momentum > 0, got momentum=0.0")
-
-    def _needed_buffers(self):
-        return ("momentum_buffer",) if self.momentum > 0.0 else ()
-
-    def _update(self, w, g, state):
-        buf = state.get("momentum_buffer", w[:0])
-        _sgd_kernel(w, g, buf, self.lr, self.momentum, self.nesterov, self.weight_decay)
-
-
-class Adagrad(Optimizer):
-    r"""Adagrad (Duchi, Hazan & Singer, 2011): a per-coordinate step shrinking with past gradients.
-
-    Parameters
-    ----------
-    lr : float, > 0
-        Learning rate :math:`\eta`.
-    eps : float, > 0
-        Added to the denominator, :math:`\epsilon`.
-    weight_decay : float, >= 0
-        L2 coefficient :math:`\lambda` added to the gradient.
-
-    Notes
-    -----
-    As ``torch.optim.Adagrad`` (``lr_decay=0``, ``initial_accumulator_value=0``):
-
-    .. math::
-
-        g_t &= \nabla_t + \lambda\,\theta_{t-1} \\
-        s_t &= s_{t-1} + g_t^2 \qquad (s_0 = 0) \\
-        \theta_t &= \theta_{t-1} - \eta\, \frac{g_t}{\sqrt{s_t} + \epsilon}
-
-    (elementwise).
-    """
-
-    _hyperparameters = ("lr", "eps", "weight_decay")
-    _buffer_names = ("sum",)
-
-    def __init__(self, lr: float = 0.01, eps: float = 1e-10, weight_decay: float = 0.0):
-        self.lr, self.eps, self.weight_decay = lr, eps, weight_decay
-        super().__init__()
-
-    def _check_hyperparameters(self, *, allow_zero_lr):
-        self.lr = _check_lr(self.lr, allow_zero=allow_zero_lr)
-        self.eps = as_real(self.eps, "eps", low=0.0, low_open=True)
-        self.weight_decay = as_real(self.weight_decay, "weight_decay", low=0.0)
-
-    def _update(self, w, g, state):
-        _adagrad_kernel(w, g, state["sum"], self.lr, self.eps, self.weight_decay)
-
-
-class RMSprop(Optimizer):
-    r"""RMSprop (Tieleman & Hinton, 2012): divide by a running RMS of the gradient.
-
-    Parameters
-    ----------
-    lr : float, > 0
-        Learning rate :math:`\eta`.
-    alpha : float in [0, 1)
-        Smoothing constant :math:`\alpha` of the squared-gradient average.
-    eps : float, > 0
-        :math:`\epsilon`, added *outside* the square root (as PyTorch; TensorFlow
-        adds it inside).
-    momentum : float in [0, 1)
-        Momentum factor :math:`\mu`.
-    weight_decay : float, >= 0
-        L2 coefficient :math:`\lambda` added to the gradient.
-
-    Notes
-    -----
-    As ``torch.optim.RMSprop`` (``centered=False``):
-
-    .. math::
-
-        g_t &= \nabla_t + \lambda\,\theta_{t-1} \\
-        v_t &= \alpha\, v_{t-1} + (1 - \alpha)\, g_t^2 \qquad (v_0 = 0) \\
-        b_t &= \mu\, b_{t-1} + \frac{g_t}{\sqrt{v_t} + \epsilon} \qquad (b_0 = 0) \\
-        \theta_t &= \theta_{t-1} - \eta\, b_t
-
-    With :math:`\mu = 0` the last two lines are
-    :math:`\theta_t = \theta_{t-1} - \eta\, g_t / (\sqrt{v_t} + \epsilon)`.
-    """
-
-    _hyperparameters = ("lr", "alpha", "eps", "momentum", "weight_decay")
-    _buffer_names = ("square_avg", "momentum_buffer")
-
-    def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
-                 momentum: float = 0.0, weight_decay: float = 0.0):
-        self.lr, self.alpha, self.eps, self.momentum, self.weight_decay = (
-            lr, alpha, eps, momentum, weight_decay)
-        super().__init__()
-
-    def _check_hyperparameters(self, *, allow_zero_lr):
-        self.lr = _check_lr(self.lr, allow_zero=allow_zero_lr)
-        self.alpha = as_probability(self.alpha, "alpha")
-        self.eps = as_real(self.eps, "eps", low=0.0, low_open=True)
-        self.momentum = as_probability(self.momentum, "momentum")
-        self.weight_decay = as_real(self.weight_decay, "weight_decay", low=0.0)
-
-    def _needed_buffers(self):
-        return ("square_avg", "momentum_buffer") if self.momentum > 0.0 else ("square_avg",)
-
-    def _update(self, w, g, state):
-        buf = state.get("momentum_buffer", w[:0])
-        _rmsprop_kernel(w, g, state["square_avg"], buf, self.lr, self.alpha, self.eps,
-                        self.momentum, self.weight_decay)
-
-
-class Adam(Optimizer):
-    r"""Adam (Kingma & Ba, 2015) with coupled L2 weight decay, as ``torch.optim.Adam``.
-
-    Parameters
-    ----------
-    lr : float, > 0
-        Learning rate :math:`\eta`.
-    betas : pair of floats in [0, 1)
-        :math:`(\beta_1, \beta_2)`, decay rates of the first and second moment.
-    eps : float, > 0
-        :math:`\epsilon`, added to the bias-corrected root of the second moment.
-    weight_decay : float, >= 0
-        L2 coefficient :math:`\lambda` added to the gradient *before* the moments
-        (so it is rescaled by them: use :class:`AdamW` for decoupled decay).
-
-    Notes
-    -----
-    With :math:`t` the step count (1 at the first step) and :math:`m_0 = v_0 = 0`:
-
-    .. math::
-
-        g_t &= \nabla_t + \lambda\,\theta_{t-1} \\
-        m_t &= \beta_1\, m_{t-1} + (1 - \beta_1)\, g_t \\
-        v_t &= \beta_2\, v_{t-1} + (1 - \beta_2)\, g_t^2 \\
-        \theta_t &= \theta_{t-1} - \frac{\eta}{1 - \beta_1^t}\,
-                    \frac{m_t}{\sqrt{v_t} / \sqrt{1 - \beta_2^t} + \epsilon}
-
-    that is :math:`\theta_t = \theta_{t-1} - \eta\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)`
-    with the bias-corrected moments :math:`\hat m_t = m_t / (1 - \beta_1^t)`,
-    :math:`\hat v_t = v_t / (1 - \beta_2^t)`.
-    """
-
-    _hyperparameters = ("lr", "betas", "eps", "weight_decay")
-    _buffer_names = ("exp_avg", "exp_avg_sq")
-    _decoupled = False
-
-    def __init__(self, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
-        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
-        super().__init__()
-
-    def _check_hyperparameters(self, *, allow_zero_lr):
-        self.lr = _check_lr(self.lr, allow_zero=allow_zero_lr)
-        betas = self.betas
-        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__"):
-            raise TypeError(f"betas must be a pair of floats, got {betas!r}")
-        if len(betas) != 2:
-            raise ValueError(f"betas must be a pair of floats, got {betas!r}")
-        self.betas = (as_probability(betas[0], "betas[0]"), as_probability(betas[1], "betas[1]"))
-        self.eps = as_real(self.eps, "eps", low=0.0, low_open=True)
-        self.weight_decay = as_real(self.weight_decay, "weight_decay", low=0.0)
-
-    def _update(self, w, g, state):
-        beta1, beta2 = self.betas
-        t = self.step_count
-        _adam_kernel(w, g, state["exp_avg"], state["exp_avg_sq"], self.lr, beta1, beta2,
-                     self.eps, self.weight_decay, self._decoupled,
-                     1.0 - beta1 ** t, 1.0 - beta2 ** t)
-
-
-class AdamW(Adam):
-    r"""AdamW: Adam with decoupled weight decay (Loshchilov & Hutter, 2019); ``torch.optim.AdamW``.
-
-    Parameters
-    ----------
-    lr, betas, eps
-        As :class:`Adam`.
-    weight_decay : float, >= 0
-        Decoupled decay :math:`\lambda`: the parameter shrinks by the factor
-        :math:`1 - \eta\lambda` each step, outside the adaptive rescaling.
-
-    Notes
-    -----
-    .. math::
-
-        \theta' &= \theta_{t-1}\,(1 - \eta\lambda) \\
-        m_t &= \beta_1\, m_{t-1} + (1 - \beta_1)\, \nabla_t \\
-        v_t &= \beta_2\, v_{t-1} + (1 - \beta_2)\, \nabla_t^2 \\
-        \theta_t &= \theta' - \frac{\eta}{1 - \beta_1^t}\,
-                    \frac{m_t}{\sqrt{v_t} / \sqrt{1 - \beta_2^t} + \epsilon}
-
-    Unlike :class:`Adam`'s coupled L2 term, the decay is not divided by
-    :math:`\sqrt{\hat v_t}`: every weight decays at the same relative rate.
-    """
-
-    _decoupled = True
-
-    def __init__(self, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.01):
-        super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
