@@ -21,6 +21,7 @@ import numbers
 import numpy as np
 
 __all__ = [
+    "NonFiniteError",
     "as_float_array",
     "check_finite",
     "check_same_shape",
@@ -41,9 +42,23 @@ __all__ = [
     "as_generator",
     "as_layer_input",
     "as_sample_shape",
+    "check_model",
+    "as_data_pair",
 ]
 
 FLOAT_DTYPES = (np.float32, np.float64)
+
+
+class NonFiniteError(ValueError, FloatingPointError):
+    """An array holds NaN or infinite values where finite ones are needed.
+
+    A ``ValueError`` (a bad value, as :func:`check_finite` always reported) and
+    a ``FloatingPointError`` (what a diverging :func:`companion.train.fit` raised
+    before this class existed, so ``except FloatingPointError`` still catches
+    it). :func:`companion.train.fit` raises it when a loss, the logits, a
+    layer's input, a gradient or a parameter stops being finite, naming what
+    and where (epoch, step).
+    """
 
 
 def as_float_array(x, name: str, *, ndim=None, dtype=None, finite: bool = True,
@@ -105,7 +120,7 @@ def check_finite(arr: np.ndarray, name: str) -> None:
     """Raise ``ValueError`` if ``arr`` holds NaN or infinity."""
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} must be finite, got {bad} NaN or infinite value(s)")
+        raise NonFiniteError(f"{name} must be finite, got {bad} NaN or infinite value(s)")
 
 
 def check_same_dtype(arr: np.ndarray, name: str, ref: np.ndarray, ref_name: str) -> None:
@@ -360,3 +375,49 @@ def as_sample_shape(input_shape, ndim, what: str) -> tuple[int, ...]:
         raise ValueError(f"input_shape must be {what} (one sample, without the batch axis), "
                          f"got {shape}")
     return shape
+
+
+_MODEL_METHODS = ("forward", "backward", "train", "eval", "trainable_params",
+                  "trainable_grads", "state_dict", "load_state_dict")
+
+
+def check_model(model, name: str = "model") -> None:
+    """Raise ``TypeError`` unless ``model`` has what :func:`companion.train.fit` needs.
+
+    That is ``forward``, ``backward``, ``train``, ``eval``, ``training``,
+    ``trainable_params``, ``trainable_grads``, ``state_dict`` and
+    ``load_state_dict`` (a :class:`companion.nn.sequential.Sequential` has them).
+    """
+    missing = [m for m in _MODEL_METHODS if not callable(getattr(model, m, None))]
+    if not hasattr(model, "training"):
+        missing.append("training")
+    if missing:
+        raise TypeError(f"{name} must provide forward, backward, train, eval, training, "
+                        f"trainable_params, trainable_grads, state_dict and load_state_dict "
+                        f"(a companion.nn.sequential.Sequential); {type(model).__name__} "
+                        f"lacks {', '.join(missing)}")
+
+
+def as_data_pair(data, name: str, *, labels: bool = True):
+    """``(x, y)`` validated: ``x`` finite examples, ``y`` targets with one entry per example.
+
+    ``y`` is an array or a tuple of arrays (:func:`as_targets`); its first
+    array holds the labels. With ``labels=True`` they must be integer class
+    labels ``>= 0`` of shape ``(N,)``. Returns ``(x, y)``.
+    """
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"{name} must be a pair (x, y) of inputs and targets, "
+                        f"got {type(data).__name__}")
+    x = as_examples(data[0], f"{name}[0] (the inputs)")
+    y = as_targets(data[1], x.shape[0], f"{name}[1] (the targets)")
+    if y is None:
+        raise TypeError(f"{name}[1] (the targets) must be an array, got None")
+    if labels:
+        first = np.asarray(y[0] if isinstance(y, tuple) else y)
+        where = f"{name}[1][0]" if isinstance(y, tuple) else f"{name}[1]"
+        if first.dtype.kind not in "iu" or first.ndim != 1:
+            raise TypeError(f"{where} must be integer class labels of shape (N,), got "
+                            f"{first.dtype} of shape {first.shape}")
+        if first.min() < 0:
+            raise ValueError(f"{where} must hold class labels >= 0, got {first.min()}")
+    return x, y

@@ -48,7 +48,7 @@ class KernelStatus(NamedTuple):
     Attributes
     ----------
     name : str
-        ``"module.function"``, e.g. ``"companion.functional.conv._conv2d_forward_direct"``.
+        ``"module.function"``, e.g. ``"companion.functional.conv._conv2d_forward_naive"``.
     signatures : int
         Type signatures the kernel has in this process (compiled or loaded).
     cache_hits : int
@@ -146,7 +146,8 @@ def _unavailable() -> set[str]:
     from companion import _blas
     if _blas.BLAS_AVAILABLE:
         return set()
-    return {"companion.functional.conv._conv2d_forward_gemm", "companion.functional.conv._conv2d_backward_gemm"}
+    return {"companion.functional.conv_gemm._conv2d_forward_gemm",
+            "companion.functional.conv_gemm._conv2d_backward_gemm"}
 
 
 def _status(kernels: dict[str, object]) -> tuple[KernelStatus, ...]:
@@ -196,44 +197,61 @@ def _warm_activations(rng, dtype) -> None:
 
 @contextmanager
 def _batchnorm_parallel(flag: bool):
-    """Force the serial or the parallel drivers of :mod:`companion.functional.batchnorm`.
+    """Force the serial or the parallel drivers of :mod:`companion.functional.batchnorm_spatial`.
 
-    The wrapper picks them by size and thread count; precompiling needs both,
+    The drivers pick them by size and thread count; precompiling needs both,
     whatever the machine that builds the image.
     """
-    from companion.functional import batchnorm
-    saved = batchnorm._use_parallel
-    batchnorm._use_parallel = lambda size: flag
+    from companion.functional import batchnorm_spatial
+    saved = batchnorm_spatial._use_parallel
+    batchnorm_spatial._use_parallel = lambda size: flag
     try:
         yield
     finally:
-        batchnorm._use_parallel = saved
+        batchnorm_spatial._use_parallel = saved
+
+
+def _run_batchnorm(rng, dtype, shape) -> None:
+    from companion.functional import batchnorm_backward, batchnorm_forward
+    x = rng.standard_normal(shape).astype(dtype)
+    C = shape[1]
+    gamma, beta = np.ones(C, dtype), np.zeros(C, dtype)
+    mean, var = np.zeros(C, dtype), np.ones(C, dtype)
+    for train in (True, False):
+        out, cache, _ = batchnorm_forward(x, gamma, beta, mean, var, train=train)
+        batchnorm_backward(np.ones_like(out), cache)
 
 
 def _warm_batchnorm(rng, dtype) -> None:
-    from companion.functional import batchnorm_backward, batchnorm_forward
-    for shape in ((4, 3), (2, 3, 4, 4)):
-        x = rng.standard_normal(shape).astype(dtype)
-        C = shape[1]
-        gamma, beta = np.ones(C, dtype), np.zeros(C, dtype)
-        mean, var = np.zeros(C, dtype), np.ones(C, dtype)
-        for parallel in (False, True) if len(shape) == 4 else (False,):
-            with _batchnorm_parallel(parallel):
-                for train in (True, False):
-                    out, cache = batchnorm_forward(x, gamma, beta, mean, var, train=train)
-                    batchnorm_backward(np.ones_like(out), cache)
+    _run_batchnorm(rng, dtype, (4, 3))                  # the dense kernels
 
 
-def _warm_conv(rng, dtype) -> None:
-    from companion.functional import ALGORITHMS, conv2d_backward, conv2d_forward
+def _warm_batchnorm_spatial(rng, dtype) -> None:
+    for parallel in (False, True):
+        with _batchnorm_parallel(parallel):
+            _run_batchnorm(rng, dtype, (2, 3, 4, 4))
+
+
+def _run_conv(rng, dtype, algorithms) -> None:
+    from companion.functional import conv2d_backward, conv2d_forward
     x = _images(rng, dtype)
     w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
     b = np.zeros(4, dtype)
-    for algorithm in ALGORITHMS:
-        if algorithm == "auto":
-            continue
+    for algorithm in algorithms:
         out, cache = conv2d_forward(x, w, b, stride=1, padding=1, algorithm=algorithm)
         conv2d_backward(np.ones_like(out), cache)
+
+
+def _warm_conv(rng, dtype) -> None:
+    _run_conv(rng, dtype, ("naive",))
+
+
+def _warm_conv_direct(rng, dtype) -> None:
+    _run_conv(rng, dtype, ("direct",))
+
+
+def _warm_conv_gemm(rng, dtype) -> None:
+    _run_conv(rng, dtype, ("gemm", "im2col"))
 
 
 def _warm_im2col(rng, dtype) -> None:
@@ -289,7 +307,7 @@ def _warm_data(rng, dtype) -> None:
     rotate(x, 15.0)
 
 
-def _warm_descent(rng, dtype) -> None:
+def _warm_regression(rng, dtype) -> None:
     if dtype is not np.float64:         # the regression helpers are float64 only
         return
     from companion.teaching import least_squares_loss_and_grad, sgd_linear_regression
@@ -303,7 +321,10 @@ def _warm_descent(rng, dtype) -> None:
 RUNNERS: dict[str, Callable] = {
     "companion.functional.activations": _warm_activations,
     "companion.functional.batchnorm": _warm_batchnorm,
+    "companion.functional.batchnorm_spatial": _warm_batchnorm_spatial,
     "companion.functional.conv": _warm_conv,
+    "companion.functional.conv_direct": _warm_conv_direct,
+    "companion.functional.conv_gemm": _warm_conv_gemm,
     "companion.functional.im2col_ops": _warm_im2col,
     "companion.functional.pooling": _warm_pooling,
     "companion.functional.dropout": _warm_dropout,
@@ -311,7 +332,7 @@ RUNNERS: dict[str, Callable] = {
     "companion.optim.adaptive": _warm_adaptive,
     "companion.optim.adam": _warm_adam,
     "companion.data.transforms": _warm_data,
-    "companion.teaching.descent": _warm_descent,
+    "companion.teaching.regression": _warm_regression,
 }
 
 

@@ -3,18 +3,34 @@
 Every layer of the course is a pair of plain functions on NumPy arrays, in
 NCHW layout: ``*_forward(x, ...) -> (out, cache)`` and
 ``*_backward(dout, cache) -> gradients``, each proven against finite
-differences. A public wrapper validates its arguments and allocates; a private
-``@njit(cache=True)`` kernel fills the output with readable loops.
+differences; caches are NamedTuples and ``dout`` is never modified. A public
+wrapper validates its arguments and allocates; a private ``@njit(cache=True)``
+kernel fills the output with readable loops. One documented extension:
+:func:`batchnorm_forward` returns ``(out, cache, running)``, its updated
+running statistics being a third, explicit return value.
 
 * :mod:`~companion.functional.dense` – fully connected layer
-* :mod:`~companion.functional.conv` – 2-D convolution (direct, im2col, GEMM)
+* :mod:`~companion.functional.conv` – 2-D convolution: definition, naive
+  kernels, the wrappers of every algorithm
+* :mod:`~companion.functional.conv_direct` – its ``"direct"`` kernels
+* :mod:`~companion.functional.conv_gemm` – its ``"gemm"`` and ``"im2col"`` paths
 * :mod:`~companion.functional.im2col_ops` – im2col / col2im, padding, output size
 * :mod:`~companion.functional.pooling` – max and average pooling
 * :mod:`~companion.functional.activations` – ReLU, leaky ReLU, sigmoid, tanh
-* :mod:`~companion.functional.batchnorm` – batch normalization
+* :mod:`~companion.functional.batchnorm` – batch normalization (dense kernels,
+  wrappers)
+* :mod:`~companion.functional.batchnorm_spatial` – its ``(N, C, H, W)`` kernels
 * :mod:`~companion.functional.dropout` – inverted dropout
-* :mod:`~companion.functional.softmax_ops` – softmax, log-softmax, Jacobian
+* :mod:`~companion.functional.softmax_ops` – softmax (plain and as a layer),
+  log-softmax, Jacobian
 * :mod:`~companion.functional.losses` – losses returning value and gradient
+  (classification; re-exports the regression ones)
+* :mod:`~companion.functional.regression_losses` – MSE and smooth L1
+
+This package re-exports every name in the ``__all__`` of these modules. The
+kernel modules (``conv_direct``, ``conv_gemm``, ``batchnorm_spatial``) and the
+batch kernels of ``im2col_ops`` have public names only so that other modules
+may call them; they are not part of the API (their ``__all__`` leaves them out).
 """
 
 from companion.functional.im2col_ops import (
@@ -59,6 +75,7 @@ from companion.functional.activations import (
 )
 from companion.functional.batchnorm import (
     BatchNormCache,
+    RunningStats,
     batchnorm_forward,
     batchnorm_backward,
 )
@@ -71,11 +88,15 @@ from companion.functional.softmax_ops import (
     softmax,
     log_softmax,
     softmax_jacobian,
+    SoftmaxCache,
+    softmax_forward,
     softmax_backward,
 )
-from companion.functional.losses import (
+from companion.functional.regression_losses import (
     mse_loss,
     smooth_l1_loss,
+)
+from companion.functional.losses import (
     cross_entropy_loss,
     binary_cross_entropy_loss,
     log_loss,
@@ -91,7 +112,9 @@ __all__ = [
     "LeakyReluCache",
     "MaxPool2dCache",
     "ReluCache",
+    "RunningStats",
     "SigmoidCache",
+    "SoftmaxCache",
     "TanhCache",
     "avg_pool2d_backward",
     "avg_pool2d_forward",
@@ -124,6 +147,7 @@ __all__ = [
     "smooth_l1_loss",
     "softmax",
     "softmax_backward",
+    "softmax_forward",
     "softmax_jacobian",
     "tanh_backward",
     "tanh_forward",

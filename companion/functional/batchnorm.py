@@ -45,14 +45,23 @@ is the weight of the *new* value, the same update; PyTorch also stores the
 unbiased variance :math:`\\tfrac{m}{m-1}\\sigma^2` in ``running_var``, this
 module the biased :math:`\\sigma^2` as CS231n.)
 
-**Nothing is updated in place.** :func:`batchnorm_forward` never writes into
-the ``running_mean`` and ``running_var`` it receives: it returns the updated
-values as the fields ``cache.running_mean`` and ``cache.running_var`` (new
-arrays in training mode; in evaluation mode the arrays passed in, unchanged).
-The caller keeps them for the next call::
+**The running statistics are a third return value.** Batch norm is the one
+layer with *state* besides its parameters, so :func:`batchnorm_forward`
+returns ``(out, cache, running)``: the usual pair plus ``running``, a
+:class:`RunningStats` ``(mean, var)`` with the updated running statistics
+(new arrays in training mode; in evaluation mode the arrays passed in,
+unchanged). Nothing is updated in place: the ``running_mean`` and
+``running_var`` received are never written to, and the cache holds only what
+:func:`batchnorm_backward` needs. The caller keeps the new statistics for the
+next call::
 
-    out, cache = batchnorm_forward(x, gamma, beta, running_mean, running_var)
-    running_mean, running_var = cache.running_mean, cache.running_var
+    out, cache, (running_mean, running_var) = batchnorm_forward(
+        x, gamma, beta, running_mean, running_var, train=True)
+    dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+
+(CS231n's ``batchnorm_forward`` returns them through its ``bn_param`` dict,
+PyTorch's functional ``batch_norm`` writes them into the running buffers in
+place; the layer :class:`companion.nn.BatchNorm` copies them into its buffers.)
 
 **Evaluation mode** (``train=False``) normalizes with the running statistics,
 so the layer is the fixed affine map
@@ -69,14 +78,10 @@ is exactly 0. This is allowed, but such a layer learns nothing about ``x``
 **Implementation.** Numba kernels accumulate every sum in float64, so float32
 input loses no accuracy in the statistics. Dense input ``(N, D)`` is walked
 row by row (its memory order) with one running sum per feature
-(:func:`_dense_train_kernel`, ...). Spatial input is viewed as ``(N, C, L)``,
-``L = H * W``; the work of one channel is a function
-(:func:`_spatial_train_channel`, ...) that a driver calls for every channel:
-serially for small arrays or when Numba is limited to one thread, with
-``prange`` (one thread per channel) from :data:`PARALLEL_MIN_SIZE` elements on.
-Each channel is computed by one thread with the same code in the same order,
-so the result is bit-identical whatever the number of threads
-(``NUMBA_NUM_THREADS``, ``numba.set_num_threads``).
+(:func:`_dense_train_kernel`, ...). Spatial input is handled by
+:mod:`companion.functional.batchnorm_spatial`: one function per channel, run
+serially or in parallel over the channels, bit-identical whatever the number
+of threads.
 
 Dtypes: float32 and float64 are kept; integer or boolean input is converted to
 float64. ``gamma``, ``beta``, ``running_mean``, ``running_var`` (and ``dout``)
@@ -84,14 +89,11 @@ must have the dtype of ``x``.
 """
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
-import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from companion._threads import apply_thread_policy
 from companion._validate import (
     as_bool,
     as_float_array,
@@ -99,25 +101,40 @@ from companion._validate import (
     as_probability,
     check_ndim,
 )
+from companion.functional.batchnorm_spatial import (
+    spatial_backward,
+    spatial_eval_forward,
+    spatial_train_forward,
+)
 
-apply_thread_policy()       # idle prange workers sleep (see companion._threads)
-
-__all__ = ["BatchNormCache", "batchnorm_forward", "batchnorm_backward"]
+__all__ = ["BatchNormCache", "RunningStats", "batchnorm_forward", "batchnorm_backward"]
 
 
-class BatchNormCache(NamedTuple):
-    """What :func:`batchnorm_forward` returns besides ``out``.
-
-    Shapes: ``x`` is ``(N, C)`` or ``(N, C, H, W)``; per-channel arrays are ``(C,)``.
+class RunningStats(NamedTuple):
+    """The running statistics :func:`batchnorm_forward` returns as its third value.
 
     Attributes
     ----------
-    running_mean : ndarray, shape ``(C,)``
-        The **updated** running mean, to pass to the next call (training mode:
-        ``momentum * running_mean + (1 - momentum) * mean``; evaluation mode:
-        the array passed in).
-    running_var : ndarray, shape ``(C,)``
-        The **updated** running variance, likewise.
+    mean : ndarray, shape ``(C,)``
+        Training mode: ``momentum * running_mean + (1 - momentum) * batch_mean``
+        (a new array); evaluation mode: the ``running_mean`` passed in.
+    var : ndarray, shape ``(C,)``
+        Likewise with the biased batch variance.
+    """
+
+    mean: np.ndarray
+    var: np.ndarray
+
+
+class BatchNormCache(NamedTuple):
+    """What :func:`batchnorm_backward` needs from :func:`batchnorm_forward`.
+
+    Shapes: ``x`` is ``(N, C)`` or ``(N, C, H, W)``; per-channel arrays are
+    ``(C,)``. (The updated running statistics are not here: they are the
+    forward pass's third return value, :class:`RunningStats`.)
+
+    Attributes
+    ----------
     xhat : ndarray, shape of ``x``
         The normalized input :math:`\\hat x`.
     gamma : ndarray, shape ``(C,)``
@@ -134,8 +151,6 @@ class BatchNormCache(NamedTuple):
         Which mode the forward pass ran in; the backward pass follows it.
     """
 
-    running_mean: np.ndarray
-    running_var: np.ndarray
     xhat: np.ndarray
     gamma: np.ndarray
     mean: np.ndarray
@@ -220,131 +235,6 @@ def _dense_backward_kernel(dout, xhat, gamma, inv_std, train, dx, dgamma, dbeta)
 
 
 # --------------------------------------------------------------------------
-# Spatial input (N, C, H, W), viewed as (N, C, L) with L = H * W. The math of
-# one channel c is in a *_channel function; a driver calls it for every
-# channel, serially or in parallel (prange, one thread per channel). Both
-# drivers compute every channel with the same code in the same order, so
-# their results are bit-identical whatever the number of threads.
-# fastmath={"reassoc"} lets LLVM vectorize the sums over a channel (it
-# reorders the additions into a few partial sums, a fixed order for a given
-# L); measured 1.5-2.3x faster. NaN and infinity semantics are untouched.
-# --------------------------------------------------------------------------
-
-@njit(cache=True, fastmath={"reassoc"})
-def _spatial_train_channel(x, c, gamma, beta, eps, out, xhat, mean, var, inv_std):
-    N, _, L = x.shape
-    m = N * L
-    # batch mean of channel c
-    total = 0.0
-    for n in range(N):
-        for l in range(L):
-            total += x[n, c, l]
-    mu = total / m
-    # biased batch variance (two passes: no cancellation)
-    total_sq = 0.0
-    for n in range(N):
-        for l in range(L):
-            diff = x[n, c, l] - mu
-            total_sq += diff * diff
-    sigma2 = total_sq / m
-    istd = 1.0 / math.sqrt(sigma2 + eps)
-    # normalize, then scale and shift
-    for n in range(N):
-        for l in range(L):
-            xh = (x[n, c, l] - mu) * istd
-            xhat[n, c, l] = xh
-            out[n, c, l] = gamma[c] * xh + beta[c]
-    mean[c] = mu
-    var[c] = sigma2
-    inv_std[c] = istd
-
-
-@njit(cache=True)
-def _spatial_eval_channel(x, c, gamma, beta, mean, inv_std, out, xhat):
-    N, _, L = x.shape
-    for n in range(N):
-        for l in range(L):
-            xh = (x[n, c, l] - mean[c]) * inv_std[c]
-            xhat[n, c, l] = xh
-            out[n, c, l] = gamma[c] * xh + beta[c]
-
-
-@njit(cache=True, fastmath={"reassoc"})
-def _spatial_backward_channel(dout, xhat, c, gamma, inv_std, train, dx, dgamma, dbeta):
-    N, _, L = dout.shape
-    m = N * L
-    sum_dout = 0.0
-    sum_dout_xhat = 0.0
-    for n in range(N):
-        for l in range(L):
-            sum_dout += dout[n, c, l]
-            sum_dout_xhat += dout[n, c, l] * xhat[n, c, l]
-    dbeta[c] = sum_dout
-    dgamma[c] = sum_dout_xhat
-    if train:
-        # dxhat = gamma * dout; its sums follow from the two above
-        sum_dxhat = gamma[c] * sum_dout
-        sum_dxhat_xhat = gamma[c] * sum_dout_xhat
-        for n in range(N):
-            for l in range(L):
-                dxhat = gamma[c] * dout[n, c, l]
-                dx[n, c, l] = inv_std[c] / m * (
-                    m * dxhat - sum_dxhat - xhat[n, c, l] * sum_dxhat_xhat)
-    else:
-        # evaluation mode: an affine map per channel
-        for n in range(N):
-            for l in range(L):
-                dx[n, c, l] = gamma[c] * inv_std[c] * dout[n, c, l]
-
-
-@njit(cache=True)
-def _spatial_train_serial(x, gamma, beta, eps, out, xhat, mean, var, inv_std):
-    for c in range(x.shape[1]):
-        _spatial_train_channel(x, c, gamma, beta, eps, out, xhat, mean, var, inv_std)
-
-
-@njit(cache=True, parallel=True)
-def _spatial_train_parallel(x, gamma, beta, eps, out, xhat, mean, var, inv_std):
-    for c in prange(x.shape[1]):
-        _spatial_train_channel(x, c, gamma, beta, eps, out, xhat, mean, var, inv_std)
-
-
-@njit(cache=True)
-def _spatial_eval_serial(x, gamma, beta, mean, inv_std, out, xhat):
-    for c in range(x.shape[1]):
-        _spatial_eval_channel(x, c, gamma, beta, mean, inv_std, out, xhat)
-
-
-@njit(cache=True, parallel=True)
-def _spatial_eval_parallel(x, gamma, beta, mean, inv_std, out, xhat):
-    for c in prange(x.shape[1]):
-        _spatial_eval_channel(x, c, gamma, beta, mean, inv_std, out, xhat)
-
-
-@njit(cache=True)
-def _spatial_backward_serial(dout, xhat, gamma, inv_std, train, dx, dgamma, dbeta):
-    for c in range(dout.shape[1]):
-        _spatial_backward_channel(dout, xhat, c, gamma, inv_std, train, dx, dgamma, dbeta)
-
-
-@njit(cache=True, parallel=True)
-def _spatial_backward_parallel(dout, xhat, gamma, inv_std, train, dx, dgamma, dbeta):
-    for c in prange(dout.shape[1]):
-        _spatial_backward_channel(dout, xhat, c, gamma, inv_std, train, dx, dgamma, dbeta)
-
-
-#: Spatial input with at least this many elements uses the parallel drivers
-#: (when Numba may use more than one thread, see ``numba.set_num_threads``).
-#: Below it, starting the thread pool costs more than it saves. Set it to
-#: ``float("inf")`` to always run serially.
-PARALLEL_MIN_SIZE = 1 << 16
-
-
-def _use_parallel(size: int) -> bool:
-    return size >= PARALLEL_MIN_SIZE and numba.get_num_threads() > 1
-
-
-# --------------------------------------------------------------------------
 # Wrappers
 # --------------------------------------------------------------------------
 
@@ -362,16 +252,13 @@ def _as_channel_vector(value, name: str, x: np.ndarray) -> np.ndarray:
     return arr
 
 
-
-def _spatial_view(a: np.ndarray) -> np.ndarray:
-    """``(N, C, H, W)`` -> ``(N, C, H*W)``, a view of a C-contiguous array."""
-    N, C, H, W = a.shape
-    return a.reshape(N, C, H * W)
-
-
-def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.9, eps=1e-5,
-                      train=True):
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, momentum=0.9,
+                      eps=1e-5, train=True):
     """Batch normalization forward pass, per feature or per channel.
+
+    Unlike the other layers it returns **three** values: the running
+    statistics are state, returned explicitly rather than updated in place or
+    hidden in the cache (see the module docstring).
 
     Parameters
     ----------
@@ -382,12 +269,12 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.9, e
         Learned scale :math:`\\gamma` and shift :math:`\\beta`.
     running_mean, running_var : array_like, shape ``(D,)`` or ``(C,)``
         Running statistics. Read, never modified; ``running_var >= 0``.
-    momentum : float in ``[0, 1)``, default 0.9
+    momentum : float in ``[0, 1)``, default 0.9 (keyword-only)
         ``running = momentum * running + (1 - momentum) * batch`` (CS231n
         convention; PyTorch's ``momentum`` is ``1 -`` this).
-    eps : float > 0, default 1e-5
+    eps : float > 0, default 1e-5 (keyword-only)
         Added to the variance before the square root.
-    train : bool, default True
+    train : bool, default True (keyword-only)
         ``True``: normalize with the batch statistics and update the running
         ones. ``False``: normalize with the running statistics.
 
@@ -396,9 +283,11 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.9, e
     out : ndarray, shape of ``x``
         :math:`\\gamma \\hat x + \\beta`.
     cache : BatchNormCache
-        For :func:`batchnorm_backward`; **also carries the updated running
-        statistics** ``cache.running_mean`` and ``cache.running_var`` (new
-        arrays in training mode, the unchanged inputs in evaluation mode).
+        For :func:`batchnorm_backward`.
+    running : RunningStats
+        ``(mean, var)``, the updated running statistics to pass to the next
+        call: new arrays in training mode, the unchanged inputs in evaluation
+        mode. Unpack it as ``out, cache, (running_mean, running_var) = ...``.
 
     Raises
     ------
@@ -407,7 +296,8 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.9, e
         a per-channel array of the wrong shape or dtype; NaN/infinite values;
         negative ``running_var``; ``momentum`` outside ``[0, 1)``; ``eps <= 0``.
     TypeError
-        Non-numeric arrays, ``train`` not a bool.
+        Non-numeric arrays, ``train`` not a bool; ``momentum``, ``eps`` or
+        ``train`` passed by position.
     """
     x = as_float_array(x, "x", contiguous=True)
     if x.ndim not in (2, 4):
@@ -425,12 +315,10 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.9, e
     train = as_bool(train, "train")
 
     C = x.shape[1]
-    values_per_channel = x.size // C if C else 0
     out = np.empty_like(x)
     xhat = np.empty_like(x)
-    parallel = _use_parallel(x.size)
     if train:
-        if values_per_channel == 0 and C > 0:
+        if x.size == 0 and C > 0:
             raise ValueError(f"x must hold at least one value per channel in training mode, "
                              f"got shape {x.shape}")
         mean = np.empty(C, dtype=x.dtype)
@@ -439,11 +327,9 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.9, e
         if x.ndim == 2:
             _dense_train_kernel(x, gamma, beta, eps, out, xhat, mean, var, inv_std)
         else:
-            kernel = _spatial_train_parallel if parallel else _spatial_train_serial
-            kernel(_spatial_view(x), gamma, beta, eps, _spatial_view(out), _spatial_view(xhat),
-                   mean, var, inv_std)
-        new_running_mean = momentum * running_mean + (1 - momentum) * mean
-        new_running_var = momentum * running_var + (1 - momentum) * var
+            spatial_train_forward(x, gamma, beta, eps, out, xhat, mean, var, inv_std)
+        running = RunningStats(momentum * running_mean + (1 - momentum) * mean,
+                               momentum * running_var + (1 - momentum) * var)
     else:
         mean = running_mean
         var = running_var
@@ -451,15 +337,11 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.9, e
         if x.ndim == 2:
             _dense_eval_kernel(x, gamma, beta, mean, inv_std, out, xhat)
         else:
-            kernel = _spatial_eval_parallel if parallel else _spatial_eval_serial
-            kernel(_spatial_view(x), gamma, beta, mean, inv_std, _spatial_view(out),
-                   _spatial_view(xhat))
-        new_running_mean = running_mean
-        new_running_var = running_var
-    cache = BatchNormCache(running_mean=new_running_mean, running_var=new_running_var,
-                           xhat=xhat, gamma=gamma, mean=mean, var=var, inv_std=inv_std,
+            spatial_eval_forward(x, gamma, beta, mean, inv_std, out, xhat)
+        running = RunningStats(running_mean, running_var)
+    cache = BatchNormCache(xhat=xhat, gamma=gamma, mean=mean, var=var, inv_std=inv_std,
                            eps=eps, train=train)
-    return out, cache
+    return out, cache, running
 
 
 def batchnorm_backward(dout, cache: BatchNormCache):
@@ -469,6 +351,7 @@ def batchnorm_backward(dout, cache: BatchNormCache):
     ----------
     dout : array_like, shape of ``x``
         Upstream gradient :math:`\\delta`, in the dtype of the forward pass.
+        Never modified.
     cache : BatchNormCache
         From :func:`batchnorm_forward`. Its ``train`` field selects the
         formula: through the batch statistics (training) or affine only
@@ -505,8 +388,6 @@ def batchnorm_backward(dout, cache: BatchNormCache):
         _dense_backward_kernel(dout, xhat, cache.gamma, cache.inv_std, cache.train,
                                dx, dgamma, dbeta)
     else:
-        kernel = _spatial_backward_parallel if _use_parallel(dout.size) \
-            else _spatial_backward_serial
-        kernel(_spatial_view(dout), _spatial_view(xhat), cache.gamma, cache.inv_std,
-               cache.train, _spatial_view(dx), dgamma, dbeta)
+        spatial_backward(dout, xhat, cache.gamma, cache.inv_std, cache.train,
+                         dx, dgamma, dbeta)
     return dx, dgamma, dbeta

@@ -46,18 +46,15 @@ the same result up to float rounding and are checked against each other:
     :func:`_conv2d_backward_naive`): the version to read, one thread, slow.
 ``"direct"``
     The same sums with the loops reordered so the innermost loop runs along a
-    row of the image (it vectorizes), in parallel over output planes. No BLAS;
-    13-29 GFLOP/s on 2 cores.
+    row of the image (it vectorizes), in parallel over output planes. No BLAS
+    (:mod:`companion.functional.conv_direct`).
 ``"gemm"``
-    im2col + matrix products (see :mod:`companion.functional.im2col_ops`) done per chunk of
-    images inside one parallel Numba loop, each thread calling the
-    single-threaded BLAS matrix product (:mod:`companion._blas`). One thread
-    pool, BLAS-speed arithmetic, cache-sized buffers. Needs NumPy's bundled
+    im2col + BLAS matrix products per chunk of images, inside one parallel
+    Numba loop (:mod:`companion.functional.conv_gemm`). Needs NumPy's bundled
     OpenBLAS; where it is missing, asking for ``"gemm"`` runs ``"im2col"``.
 ``"im2col"``
     im2col of the whole batch, one NumPy ``@`` per product, col2im: the
-    textbook formulation, with whatever BLAS NumPy uses (MKL, Accelerate...;
-    NumPy's OpenBLAS runs single-threaded here, see :mod:`companion._threads`).
+    textbook formulation (:mod:`companion.functional.conv_gemm`).
 ``"auto"`` (default)
     ``"gemm"``, or ``"im2col"`` where NumPy's OpenBLAS is not available
     (:func:`choose_algorithm`). Measured at batch 64 in float32 on 2 cores
@@ -69,10 +66,10 @@ the same result up to float rounding and are checked against each other:
 
 Every parallel kernel gives each output element to one thread, which sums in
 a fixed order: results are bit-identical whatever the number of threads
-(``NUMBA_NUM_THREADS``). Partial weight gradients of the ``"gemm"`` path are
-computed per group of images (groups depend on the shapes only) and added in
-group order. (The ``"im2col"`` path leaves its matrix products to NumPy's BLAS,
-whose results may depend on its own thread count.)
+(``NUMBA_NUM_THREADS``). (The ``"im2col"`` path leaves its matrix products to
+NumPy's BLAS, whose results may depend on its own thread count.) This module
+holds the definition, the naive kernels and the validating wrappers; the fast
+kernels live in the two modules named above.
 
 Dtypes: float32 and float64 are kept; integer or boolean input is converted to
 float64. ``x``, ``w`` and ``b`` (and ``dout``) must end up with one dtype,
@@ -84,40 +81,28 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from companion import _blas
-from companion._blas import gemm, single_threaded_blas
-from companion._threads import apply_thread_policy
 from companion._validate import as_float_array, as_pair, check_same_dtype
-from companion.functional.im2col_ops import (
-    _col2im_kernel,
-    _col2im_plane,
-    conv_output_size,
-    _im2col_kernel,
-    _im2col_plane,
-    pad_images,
+from companion.functional.conv_direct import (
+    conv2d_backward_input_direct,
+    conv2d_backward_weights_direct,
+    conv2d_forward_direct,
 )
-
-apply_thread_policy()
+from companion.functional.conv_gemm import (
+    conv2d_backward_gemm,
+    conv2d_backward_im2col,
+    conv2d_forward_gemm,
+    conv2d_forward_im2col,
+)
+from companion.functional.im2col_ops import conv_output_size, pad_images
 
 __all__ = ["Conv2dCache", "conv2d_forward", "conv2d_backward", "ALGORITHMS",
            "choose_algorithm"]
 
 ALGORITHMS = ("auto", "naive", "direct", "gemm", "im2col")
 """The values of the ``algorithm`` keyword of :func:`conv2d_forward`."""
-
-# Floating-point flags of the fast kernels: allow reassociation (so a sum
-# vectorizes) and fused multiply-add. The order of operations is still fixed
-# by the compiled code, independent of the thread count.
-_FASTMATH = {"reassoc", "contract"}
-
-# A chunk of the "gemm" path holds at least this many output positions
-# (images * H_out * W_out) so the matrix products are not too thin.
-_GEMM_MIN_COLUMNS = 256
-# Partial weight gradients of the "gemm" backward pass (see _gemm_group).
-_GEMM_PARTIALS_BUDGET = 1 << 20
-_GEMM_MIN_GROUPS = 16
 
 
 class Conv2dCache(NamedTuple):
@@ -204,206 +189,6 @@ def _conv2d_backward_naive(xp, w, dout, sh, sw, dxp, dw, db):
 
 
 # ---------------------------------------------------------------------------
-# "direct": reordered loops, parallel over independent outputs
-# ---------------------------------------------------------------------------
-# The innermost loops run along an image row and index with unsigned integers
-# (np.uintp): Numba adjusts every signed index for a possible negative value
-# (a[-1] is the last element), which keeps a loop from vectorizing.
-
-@njit(cache=True, parallel=True, fastmath=_FASTMATH)
-def _conv2d_forward_direct(xp, w, b, sh, sw, out):
-    """Forward pass, one task per output plane ``out[n, f]``.
-
-    For each weight ``w[f, c, kh, kw]`` the task adds ``weight * (shifted
-    input rows)`` to the plane; the innermost loop runs along a row.
-    """
-    N, F, Ho, Wo = out.shape
-    C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
-    step = np.uintp(sw)
-    for task in prange(N * F):
-        n = task // F
-        f = task - n * F
-        for i in range(Ho):
-            for j in range(np.uintp(Wo)):
-                out[n, f, i, j] = b[f]
-        for c in range(C):
-            for kh in range(KH):
-                for kw in range(KW):
-                    weight = w[f, c, kh, kw]
-                    start = np.uintp(kw)
-                    for i in range(Ho):
-                        h = i * sh + kh
-                        if sw == 1:
-                            for j in range(np.uintp(Wo)):
-                                out[n, f, i, j] += weight * xp[n, c, h, start + j]
-                        else:
-                            for j in range(np.uintp(Wo)):
-                                out[n, f, i, j] += weight * xp[n, c, h, start + j * step]
-
-
-@njit(cache=True, parallel=True, fastmath=_FASTMATH)
-def _conv2d_backward_weights_direct(xp, dout, sh, sw, dw, db):
-    """``dw`` and ``db`` (overwritten); one task per filter-channel pair ``(f, c)``.
-
-    ``dw[f, c, kh, kw]`` is the sum over ``n, i, j`` of ``dout[n, f, i, j] *
-    xp[n, c, i*sh + kh, j*sw + kw]``; the task with ``c == 0`` also sums
-    ``db[f]``.
-    """
-    N, F, Ho, Wo = dout.shape
-    C, KH, KW = dw.shape[1], dw.shape[2], dw.shape[3]
-    step = np.uintp(sw)
-    for task in prange(F * C):
-        f = task // C
-        c = task - f * C
-        for kh in range(KH):
-            for kw in range(KW):
-                start = np.uintp(kw)
-                total = dw.dtype.type(0.0)
-                for n in range(N):
-                    for i in range(Ho):
-                        h = i * sh + kh
-                        if sw == 1:
-                            for j in range(np.uintp(Wo)):
-                                total += dout[n, f, i, j] * xp[n, c, h, start + j]
-                        else:
-                            for j in range(np.uintp(Wo)):
-                                total += dout[n, f, i, j] * xp[n, c, h, start + j * step]
-                dw[f, c, kh, kw] = total
-        if c == 0:
-            total = 0.0
-            for n in range(N):
-                for i in range(Ho):
-                    for j in range(np.uintp(Wo)):
-                        total += dout[n, f, i, j]
-            db[f] = total
-
-
-@njit(cache=True, parallel=True, fastmath=_FASTMATH)
-def _conv2d_backward_input_direct(dout, w, sh, sw, ph, pw, dx):
-    """``dx`` (overwritten); one task per input plane ``dx[n, c]``.
-
-    Accumulates ``w[f, c, kh, kw] * dout[n, f]`` onto the shifted rows of a
-    zeroed padded plane, then drops the padding.
-    """
-    N, F, Ho, Wo = dout.shape
-    C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
-    H, W = dx.shape[2], dx.shape[3]
-    step = np.uintp(sw)
-    for task in prange(N * C):
-        n = task // C
-        c = task - n * C
-        plane = np.zeros((H + 2 * ph, W + 2 * pw), dtype=dx.dtype)
-        for f in range(F):
-            for kh in range(KH):
-                for kw in range(KW):
-                    weight = w[f, c, kh, kw]
-                    start = np.uintp(kw)
-                    for i in range(Ho):
-                        h = i * sh + kh
-                        if sw == 1:
-                            for j in range(np.uintp(Wo)):
-                                plane[h, start + j] += weight * dout[n, f, i, j]
-                        else:
-                            for j in range(np.uintp(Wo)):
-                                plane[h, start + j * step] += weight * dout[n, f, i, j]
-        for h in range(H):
-            for v in range(np.uintp(W)):
-                dx[n, c, h, v] = plane[h + ph, np.uintp(pw) + v]
-
-
-# ---------------------------------------------------------------------------
-# "gemm": im2col + BLAS per chunk of images, inside one parallel loop
-# ---------------------------------------------------------------------------
-
-@njit(cache=True, parallel=True)
-def _conv2d_forward_gemm(xp, w2, b, KH, KW, sh, sw, chunk, out):
-    """Forward pass; one task per chunk of ``chunk`` images.
-
-    The task unfolds its images into ``cols`` (``K x chunk*P``, ``K = C*KH*KW``,
-    ``P = Ho*Wo``), multiplies ``w2 @ cols`` (``w2 = w.reshape(F, K)``) with
-    BLAS, and writes each image's ``F x P`` block, plus the bias, to ``out``
-    (viewed as ``(N, F, P)``). ``cols`` is small enough to stay in the cache
-    between the copy and the product.
-    """
-    N, C = xp.shape[0], xp.shape[1]
-    F, K = w2.shape
-    P = out.shape[2]
-    n_chunks = (N + chunk - 1) // chunk
-    for t in prange(n_chunks):
-        n0 = t * chunk
-        nb = min(chunk, N - n0)
-        cols = np.empty((K, nb * P), dtype=xp.dtype)
-        for m in range(nb):
-            for c in range(C):
-                _im2col_plane(xp, n0 + m, c, KH, KW, sh, sw, cols, m * P)
-        prod = np.empty((F, nb * P), dtype=xp.dtype)
-        gemm(False, False, 1.0, w2, cols, 0.0, prod)
-        for m in range(nb):
-            start = np.uintp(m * P)
-            for f in range(F):
-                bias = b[f]
-                for p in range(np.uintp(P)):
-                    out[n0 + m, f, p] = prod[f, start + p] + bias
-
-
-@njit(cache=True, parallel=True, fastmath=_FASTMATH)
-def _conv2d_backward_gemm(xp, w2, dout, KH, KW, sh, sw, ph, pw, chunk, group, dx, dw2, db):
-    """Backward pass; one task per group of ``group`` chunks, then fixed-order sums.
-
-    Per chunk: recompute ``cols`` (as in the forward pass), copy the chunk's
-    ``dout`` (viewed as ``(N, F, P)``) into ``g`` (``F x chunk*P``), then with
-    BLAS accumulate ``cols @ g.T`` (the transposed weight gradient, ``K x F``:
-    a faster shape for BLAS than ``g @ cols.T`` when ``F`` is small) into the
-    group's partial, and compute ``dcols = w2.T @ g``, which col2im adds into
-    ``dx``. The groups' partial ``dw``/``db`` are summed in group order
-    afterwards: chunks and groups depend on the shapes only, so the result
-    does not depend on the number of threads.
-    """
-    N, C = xp.shape[0], xp.shape[1]
-    F, K = w2.shape
-    P = dout.shape[2]
-    n_chunks = (N + chunk - 1) // chunk
-    n_groups = (n_chunks + group - 1) // group
-    dwt_parts = np.empty((n_groups, K, F), dtype=xp.dtype)
-    db_parts = np.zeros((n_groups, F), dtype=np.float64)
-    for grp in prange(n_groups):
-        for t in range(grp * group, min(n_chunks, (grp + 1) * group)):
-            n0 = t * chunk
-            nb = min(chunk, N - n0)
-            cols = np.empty((K, nb * P), dtype=xp.dtype)
-            for m in range(nb):
-                for c in range(C):
-                    _im2col_plane(xp, n0 + m, c, KH, KW, sh, sw, cols, m * P)
-            g = np.empty((F, nb * P), dtype=xp.dtype)
-            for f in range(F):
-                total = 0.0
-                for m in range(nb):
-                    start = np.uintp(m * P)
-                    for p in range(np.uintp(P)):
-                        value = dout[n0 + m, f, p]
-                        g[f, start + p] = value
-                        total += value
-                db_parts[grp, f] += total
-            beta = 0.0 if t == grp * group else 1.0
-            gemm(False, True, 1.0, cols, g, beta, dwt_parts[grp])
-            dcols = np.empty((K, nb * P), dtype=xp.dtype)
-            gemm(True, False, 1.0, w2, g, 0.0, dcols)
-            for m in range(nb):
-                for c in range(C):
-                    _col2im_plane(dcols, m * P, n0 + m, c, KH, KW, sh, sw, ph, pw, dx)
-    for f in prange(F):
-        for k in range(K):
-            total = dwt_parts[0, k, f] if n_groups > 0 else 0.0
-            for grp in range(1, n_groups):
-                total += dwt_parts[grp, k, f]
-            dw2[f, k] = total
-        total = 0.0
-        for grp in range(n_groups):
-            total += db_parts[grp, f]
-        db[f] = total
-
-
-# ---------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------
 
@@ -428,23 +213,6 @@ def choose_algorithm(x_shape, w_shape) -> str:
         ``"gemm"`` or ``"im2col"``.
     """
     return "gemm" if _blas.BLAS_AVAILABLE else "im2col"
-
-
-def _gemm_chunk(P: int) -> int:
-    """Images per chunk of the ``"gemm"`` path: enough for ``_GEMM_MIN_COLUMNS`` columns."""
-    return max(1, -(-_GEMM_MIN_COLUMNS // P))
-
-
-def _gemm_group(N: int, chunk: int, n_weights: int) -> int:
-    """Chunks per group in the backward pass of ``"gemm"``.
-
-    Each group keeps a partial weight gradient (``n_weights`` numbers); the
-    partials may use up to ``_GEMM_PARTIALS_BUDGET`` numbers, and at least
-    ``_GEMM_MIN_GROUPS`` groups are kept for the threads to share.
-    """
-    n_chunks = -(-N // chunk)
-    n_groups = max(_GEMM_MIN_GROUPS, _GEMM_PARTIALS_BUDGET // max(n_weights, 1))
-    return max(1, -(-n_chunks // max(n_groups, 1)))
 
 
 def conv2d_forward(x, w, b, stride=1, padding=0, *, algorithm="auto"):
@@ -519,18 +287,11 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, algorithm="auto"):
     if algorithm == "naive":
         _conv2d_forward_naive(xp, w, b, sh, sw, out)
     elif algorithm == "direct":
-        _conv2d_forward_direct(xp, w, b, sh, sw, out)
+        conv2d_forward_direct(xp, w, b, sh, sw, out)
     elif algorithm == "gemm":
-        with single_threaded_blas():
-            _conv2d_forward_gemm(xp, w.reshape(F, -1), b, KH, KW, sh, sw,
-                                 _gemm_chunk(Ho * Wo), out.reshape(N, F, Ho * Wo))
+        conv2d_forward_gemm(xp, w, b, (sh, sw), out)
     else:  # "im2col"
-        cols = np.empty((C * KH * KW, N * Ho * Wo), dtype=x.dtype)
-        _im2col_kernel(xp, KH, KW, sh, sw, cols)
-        with single_threaded_blas():                       # see companion._threads
-            prod = w.reshape(F, -1) @ cols                 # (F, N*Ho*Wo)
-        out[...] = prod.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3)
-        out += b.reshape(1, F, 1, 1)
+        cols = conv2d_forward_im2col(xp, w, b, (sh, sw), out)
     cache = Conv2dCache(xp, w, (sh, sw), (ph, pw), (N, C, H, W), algorithm, cols)
     return out, cache
 
@@ -588,22 +349,12 @@ def conv2d_backward(dout, cache: Conv2dCache):
         _conv2d_backward_naive(xp, w, dout, sh, sw, dxp, dw, db)
         dx[...] = dxp[:, :, ph:ph + H, pw:pw + W]
     elif algorithm == "direct":
-        _conv2d_backward_weights_direct(xp, dout, sh, sw, dw, db)
-        _conv2d_backward_input_direct(dout, w, sh, sw, ph, pw, dx)
+        conv2d_backward_weights_direct(xp, dout, sh, sw, dw, db)
+        conv2d_backward_input_direct(dout, w, sh, sw, ph, pw, dx)
     elif algorithm == "gemm":
-        chunk = _gemm_chunk(Ho * Wo)
-        group = _gemm_group(N, chunk, F * C * KH * KW)
-        with single_threaded_blas():
-            _conv2d_backward_gemm(xp, w.reshape(F, -1), dout.reshape(N, F, Ho * Wo),
-                                  KH, KW, sh, sw, ph, pw, chunk, group,
-                                  dx, dw.reshape(F, -1), db)
+        conv2d_backward_gemm(xp, w, dout, (sh, sw), (ph, pw), dx, dw, db)
     else:  # "im2col"
-        rows = dout.transpose(1, 0, 2, 3).reshape(F, N * Ho * Wo)
-        with single_threaded_blas():
-            dw[...] = (rows @ cols.T).reshape(w.shape)
-            dcols = w.reshape(F, -1).T @ rows
-        db[...] = rows.sum(axis=1)
-        _col2im_kernel(dcols, KH, KW, sh, sw, ph, pw, dx)
+        conv2d_backward_im2col(cols, w, dout, (sh, sw), (ph, pw), dx, dw, db)
     return dx, dw, db
 
 

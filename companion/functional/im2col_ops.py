@@ -29,11 +29,15 @@ several columns and its entries are summed; entries that came from the
 padding are dropped. That is exactly the backward pass of im2col:
 ``dx = col2im(w.reshape(F, -1).T @ dout_rows)``.
 
-The per-plane helpers (:func:`_im2col_plane`, :func:`_col2im_plane`) fill
-or read the columns of one image channel; :mod:`companion.functional.conv` reuses them
-on chunks of a batch. The batch kernels run them in parallel (``prange``)
-over the ``N*C`` image planes; every element is written by one thread in a
-fixed order, so the result does not depend on the number of threads.
+The per-plane helpers (:func:`im2col_plane`, :func:`col2im_plane`) fill
+or read the columns of one image channel; :mod:`companion.functional.conv_gemm`
+reuses them on chunks of a batch. The batch kernels (:func:`im2col_kernel`,
+:func:`col2im_kernel`) run them in parallel (``prange``) over the ``N*C``
+image planes; every element is written by one thread in a fixed order, so the
+result does not depend on the number of threads. These four kernels have
+public names so that other modules' kernels may call them; they check nothing
+(the wrappers :func:`im2col` and :func:`col2im` validate) and are not
+re-exported by :mod:`companion.functional`.
 """
 from __future__ import annotations
 
@@ -83,7 +87,7 @@ def pad_images(x: np.ndarray, ph: int, pw: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _im2col_plane(xp, n, c, KH, KW, sh, sw, cols, col0):
+def im2col_plane(xp, n, c, KH, KW, sh, sw, cols, col0):
     """Write the ``KH*KW`` rows of channel ``c`` of image ``n`` into ``cols``.
 
     Row ``(c*KH + kh)*KW + kw`` gets, from column ``col0`` on, the ``Ho*Wo``
@@ -113,12 +117,12 @@ def _im2col_plane(xp, n, c, KH, KW, sh, sw, cols, col0):
 
 
 @njit(cache=True)
-def _col2im_plane(cols, col0, n, c, KH, KW, sh, sw, ph, pw, dx):
+def col2im_plane(cols, col0, n, c, KH, KW, sh, sw, ph, pw, dx):
     """Set ``dx[n, c]`` to the sum of the entries of ``cols`` copied from it.
 
-    The adjoint of :func:`_im2col_plane`: accumulates into a zeroed padded
+    The adjoint of :func:`im2col_plane`: accumulates into a zeroed padded
     plane, kernel offset by kernel offset, then drops the padding. (Unsigned
-    innermost indices, as in :func:`_im2col_plane`.)
+    innermost indices, as in :func:`im2col_plane`.)
     """
     H, W = dx.shape[2], dx.shape[3]
     Hp, Wp = H + 2 * ph, W + 2 * pw
@@ -143,7 +147,7 @@ def _col2im_plane(cols, col0, n, c, KH, KW, sh, sw, ph, pw, dx):
 
 
 @njit(cache=True, parallel=True)
-def _im2col_kernel(xp, KH, KW, sh, sw, cols):
+def im2col_kernel(xp, KH, KW, sh, sw, cols):
     """im2col of a padded batch ``xp``: one task per image plane ``(n, c)``."""
     N, C = xp.shape[0], xp.shape[1]
     Ho = (xp.shape[2] - KH) // sh + 1
@@ -151,11 +155,11 @@ def _im2col_kernel(xp, KH, KW, sh, sw, cols):
     for task in prange(N * C):
         n = task // C
         c = task - n * C
-        _im2col_plane(xp, n, c, KH, KW, sh, sw, cols, n * Ho * Wo)
+        im2col_plane(xp, n, c, KH, KW, sh, sw, cols, n * Ho * Wo)
 
 
 @njit(cache=True, parallel=True)
-def _col2im_kernel(cols, KH, KW, sh, sw, ph, pw, dx):
+def col2im_kernel(cols, KH, KW, sh, sw, ph, pw, dx):
     """col2im into ``dx`` (shape ``(N, C, H, W)``, overwritten): one task per plane."""
     N, C, H, W = dx.shape
     Ho = (H + 2 * ph - KH) // sh + 1
@@ -163,7 +167,7 @@ def _col2im_kernel(cols, KH, KW, sh, sw, ph, pw, dx):
     for task in prange(N * C):
         n = task // C
         c = task - n * C
-        _col2im_plane(cols, n * Ho * Wo, n, c, KH, KW, sh, sw, ph, pw, dx)
+        col2im_plane(cols, n * Ho * Wo, n, c, KH, KW, sh, sw, ph, pw, dx)
 
 
 def _geometry(x_shape, kernel_size, stride, padding):
@@ -205,7 +209,7 @@ def im2col(x, kernel_size, stride=1, padding=0):
     Ho = conv_output_size(H, KH, sh, ph)
     Wo = conv_output_size(W, KW, sw, pw)
     cols = np.empty((C * KH * KW, N * Ho * Wo), dtype=x.dtype)
-    _im2col_kernel(pad_images(x, ph, pw), KH, KW, sh, sw, cols)
+    im2col_kernel(pad_images(x, ph, pw), KH, KW, sh, sw, cols)
     return cols
 
 
@@ -249,5 +253,5 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0):
         raise ValueError(f"cols must have shape (C*KH*KW, N*H_out*W_out) = {expected}, "
                          f"got {cols.shape}")
     dx = np.empty(x_shape, dtype=cols.dtype)
-    _col2im_kernel(cols, KH, KW, sh, sw, ph, pw, dx)
+    col2im_kernel(cols, KH, KW, sh, sw, ph, pw, dx)
     return dx

@@ -23,6 +23,10 @@ for a prediction of shape ``(N,)``, :math:`N \\times D` for ``(N, D)``, as in
 PyTorch's ``reduction='mean'``) and :math:`N` the number of rows of a
 classifier's ``(N, C)`` output; :math:`p = \\operatorname{softmax}(z)`.
 
+The two regression losses live in :mod:`companion.functional.regression_losses`
+and are re-exported here, so that this module holds every loss; the three
+classification losses are defined here.
+
 **Names in the source documents.** Document 1's appendix 1 lists five losses. Two
 pairs among them are the same quantity under two names:
 
@@ -59,6 +63,7 @@ from companion._validate import (
     check_same_shape,
     row_sum_tolerance,
 )
+from companion.functional.regression_losses import mse_loss, smooth_l1_loss
 from companion.functional.softmax_ops import log_softmax
 
 __all__ = [
@@ -136,89 +141,6 @@ def _as_class_target(target, rows: np.ndarray, rows_name: str):
 def _mean(values: np.ndarray) -> float:
     """Mean accumulated in float64, as a Python float."""
     return float(np.mean(values, dtype=np.float64))
-
-
-# --------------------------------------------------------------------------
-# Regression losses
-# --------------------------------------------------------------------------
-
-def mse_loss(pred, target):
-    """Mean squared error (均方误差, MSE) and its gradient.
-
-    .. math::
-
-        L = \\frac1n \\sum_{k=1}^{n} (\\hat y_k - y_k)^2, \\qquad
-        \\frac{\\partial L}{\\partial \\hat y_k} = \\frac2n (\\hat y_k - y_k),
-
-    the mean over all :math:`n` elements (PyTorch's ``MSELoss()``).
-
-    Parameters
-    ----------
-    pred : array_like, shape ``(N, ...)``
-        Predictions :math:`\\hat y`, finite, at least one element.
-    target : array_like, shape of ``pred``
-        Targets :math:`y`, finite; converted to the dtype of ``pred``.
-
-    Returns
-    -------
-    value : float
-    grad : ndarray, shape and dtype of ``pred``
-    """
-    pred = _as_batch(pred, "pred")
-    target = _as_target_like(target, pred, "pred")
-    diff = pred - target
-    return _mean(diff * diff), diff * (2.0 / diff.size)
-
-
-def smooth_l1_loss(pred, target, beta=1.0):
-    """Smooth L1 loss (平滑L1损失), Huber-style, and its gradient.
-
-    With the residual :math:`d = \\hat y - y`,
-
-    .. math::
-
-        \\ell_\\beta(d) = \\begin{cases}
-            \\dfrac{d^2}{2\\beta} & |d| < \\beta \\\\[4pt]
-            |d| - \\dfrac{\\beta}{2} & |d| \\ge \\beta
-        \\end{cases}, \\qquad
-        \\ell_\\beta'(d) = \\begin{cases}
-            d / \\beta & |d| < \\beta \\\\
-            \\operatorname{sign}(d) & |d| \\ge \\beta
-        \\end{cases},
-
-    :math:`L = \\frac1n \\sum_k \\ell_\\beta(d_k)` and
-    :math:`\\partial L / \\partial \\hat y_k = \\ell_\\beta'(d_k) / n`: quadratic
-    (like MSE) for small residuals, linear (like L1) for large ones, so one
-    outlier pulls with a gradient of at most :math:`1/n`. This is PyTorch's
-    ``SmoothL1Loss(beta=beta)``; it equals :math:`1/\\beta` times the Huber
-    loss with threshold :math:`\\delta = \\beta`. Both pieces and their slopes
-    meet at :math:`|d| = \\beta`, so :math:`\\ell_\\beta` is continuously
-    differentiable.
-
-    Parameters
-    ----------
-    pred : array_like, shape ``(N, ...)``
-        Predictions, finite, at least one element.
-    target : array_like, shape of ``pred``
-        Targets, finite; converted to the dtype of ``pred``.
-    beta : float, default 1.0
-        Where the quadratic part ends; a finite number > 0.
-
-    Returns
-    -------
-    value : float
-    grad : ndarray, shape and dtype of ``pred``
-    """
-    pred = _as_batch(pred, "pred")
-    target = _as_target_like(target, pred, "pred")
-    beta = as_positive_real(beta, "beta")
-    d = pred - target
-    abs_d = np.abs(d)
-    small = abs_d < beta
-    values = np.where(small, 0.5 * d * d / beta, abs_d - 0.5 * beta)
-    grad = np.where(small, d / beta, np.sign(d)).astype(pred.dtype, copy=False)
-    grad /= d.size
-    return _mean(values), grad
 
 
 # --------------------------------------------------------------------------

@@ -40,6 +40,19 @@ logits is the vector-Jacobian product
 
 :math:`O(C)` work instead of :math:`O(C^2)` (:func:`softmax_backward`).
 
+**Layer convention.** As every layer of the package, softmax is a pair
+``softmax_forward(z) -> (p, cache)`` and ``softmax_backward(dout, cache) -> dz``
+(``dout`` is :math:`v`, the cache a :class:`SoftmaxCache` holding ``p``)::
+
+    p, cache = softmax_forward(z)
+    dz = softmax_backward(dout, cache)
+
+:func:`softmax` is the plain function (any class axis) for when no backward
+pass follows. To backpropagate through probabilities computed elsewhere, wrap
+them: ``softmax_backward(dout, SoftmaxCache(p))``. (Before this convention
+``softmax_backward`` took ``(dp, p)``; passing an array as the cache now raises
+``TypeError`` saying so, rather than guessing.)
+
 The functions are NumPy expressions over whole arrays (vectorized; no Numba
 kernel is needed for this cost). Dtypes: float32 and float64 are kept; integer
 or boolean input is converted to float64. Inputs are never modified.
@@ -47,12 +60,26 @@ or boolean input is converted to float64. Inputs are never modified.
 from __future__ import annotations
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 
 from companion._validate import as_float_array, check_same_shape, row_sum_tolerance
 
-__all__ = ["softmax", "log_softmax", "softmax_jacobian", "softmax_backward"]
+__all__ = ["softmax", "log_softmax", "softmax_jacobian", "SoftmaxCache", "softmax_forward",
+           "softmax_backward"]
+
+
+class SoftmaxCache(NamedTuple):
+    """What :func:`softmax_backward` needs from :func:`softmax_forward`.
+
+    Attributes
+    ----------
+    p : ndarray, shape ``(C,)`` or ``(N, C)``
+        The softmax output (each row a probability vector).
+    """
+
+    p: np.ndarray
 
 
 # --------------------------------------------------------------------------
@@ -187,11 +214,32 @@ def softmax_jacobian(z):
     return J
 
 
-def softmax_backward(dp, p):
+def softmax_forward(z):
+    """Forward pass of softmax as a layer: ``(p, cache)`` for :func:`softmax_backward`.
+
+    Parameters
+    ----------
+    z : array_like, shape ``(C,)`` or ``(N, C)``
+        Logits (one vector, or a batch of ``N`` rows), finite; the classes
+        are the last axis. float32/float64 kept, integers converted to float64.
+
+    Returns
+    -------
+    p : ndarray, shape and dtype of ``z``
+        ``softmax(z, axis=-1)``.
+    cache : SoftmaxCache
+        Holds ``p`` (the backward pass needs only the output).
+    """
+    z = _as_logits(z, ndim=(1, 2))
+    p = softmax(z, axis=-1)
+    return p, SoftmaxCache(p)
+
+
+def softmax_backward(dout, cache: SoftmaxCache):
     """Backward pass of softmax: the vector-Jacobian product :math:`J^{\\top} v`.
 
-    Given the softmax output ``p`` and the upstream gradient
-    ``dp`` :math:`= v = \\partial L / \\partial p`, returns
+    Given the upstream gradient ``dout`` :math:`= v = \\partial L / \\partial p`
+    and the cache of :func:`softmax_forward` (which holds ``p``), returns
 
     .. math::
 
@@ -203,28 +251,49 @@ def softmax_backward(dp, p):
     *vector-Jacobian product* (VJP, reverse mode). Because :math:`J` is
     symmetric it equals the Jacobian-vector product (JVP, forward mode)
     :math:`J v` as well, so the same function pushes a tangent ``dz``
-    forward: ``softmax_backward(dz, p)`` is ``J @ dz``.
+    forward: ``softmax_backward(dz, cache)`` is ``J @ dz``.
 
     Parameters
     ----------
-    dp : array_like, shape ``(C,)`` or ``(N, C)``
+    dout : array_like, shape ``(C,)`` or ``(N, C)``
         Upstream gradient :math:`\\partial L / \\partial p`, finite, same shape
-        and dtype as ``p``.
-    p : array_like, shape ``(C,)`` or ``(N, C)``
-        The softmax output (rows are probabilities: entries in ``[0, 1]``,
-        summing to 1 within ``sqrt(eps)`` of the dtype).
+        and dtype as ``p``. Never modified.
+    cache : SoftmaxCache
+        From :func:`softmax_forward`; or ``SoftmaxCache(p)`` for probabilities
+        computed elsewhere (rows with entries in ``[0, 1]`` summing to 1
+        within ``sqrt(eps)`` of the dtype; checked).
 
     Returns
     -------
     dz : ndarray, shape and dtype of ``p``
         :math:`\\partial L / \\partial z = p \\odot (v - \\langle v, p\\rangle)`.
+
+    Raises
+    ------
+    TypeError
+        ``cache`` is not a :class:`SoftmaxCache` (e.g. the old call
+        ``softmax_backward(dp, p)`` with an array ``p``); non-numeric ``dout``.
+    ValueError
+        Shapes or dtypes that differ, non-finite values, ``p`` not a softmax
+        output.
     """
-    p = as_float_array(p, "p", ndim=(1, 2))
-    dp = as_float_array(dp, "dp", ndim=(1, 2))
-    check_same_shape(dp, "dp", p, "p")
-    if dp.dtype != p.dtype:
-        raise ValueError(f"dp must have the dtype of p ({p.dtype}), got {dp.dtype}; "
+    if not isinstance(cache, SoftmaxCache):
+        raise TypeError("cache must be the SoftmaxCache returned by softmax_forward (or "
+                        f"SoftmaxCache(p) for probabilities p), got {type(cache).__name__}; "
+                        "softmax_backward(dp, p) is now softmax_backward(dp, SoftmaxCache(p))")
+    p = as_float_array(cache.p, "p", ndim=(1, 2))
+    dout = as_float_array(dout, "dout", ndim=(1, 2))
+    check_same_shape(dout, "dout", p, "p")
+    if dout.dtype != p.dtype:
+        raise ValueError(f"dout must have the dtype of p ({p.dtype}), got {dout.dtype}; "
                          "convert it with .astype(...)")
+    _check_probabilities(p)
+    inner = np.sum(dout * p, axis=-1, keepdims=True)      # <v, p> per row
+    return p * (dout - inner)
+
+
+def _check_probabilities(p: np.ndarray) -> None:
+    """``p`` must look like a softmax output: rows in ``[0, 1]`` summing to 1."""
     if p.shape[-1] == 0:
         raise ValueError(f"p must have at least one class, got shape {p.shape}")
     if np.any(p < 0) or np.any(p > 1):
@@ -235,5 +304,3 @@ def softmax_backward(dp, p):
     if np.any(dev > tol):
         raise ValueError(f"p must be a softmax output whose rows sum to 1 (within {tol:.1e}), "
                          f"got a row off by {float(np.max(dev)):.3g}")
-    inner = np.sum(dp * p, axis=-1, keepdims=True)      # <v, p> per row
-    return p * (dp - inner)

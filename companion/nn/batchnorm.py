@@ -45,8 +45,10 @@ class BatchNorm(Layer):
     ----------
     params : ``{"gamma": ones (C,), "beta": zeros (C,)}``
     buffers : ``{"running_mean": zeros (C,), "running_var": ones (C,)}``
-        Updated in place by every forward pass in training mode; used instead
-        of the batch statistics in evaluation mode.
+        Updated in place by every forward pass in training mode (with the
+        :class:`~companion.functional.batchnorm.RunningStats` that
+        ``batchnorm_forward`` returns as its third value); used instead of the
+        batch statistics in evaluation mode.
     """
 
     name_prefix = "bn"
@@ -69,13 +71,13 @@ class BatchNorm(Layer):
         if x.ndim not in (2, 4) or x.shape[1] != self.num_features:
             raise ValueError(f"x must have shape (N, num_features) or (N, num_features, H, W) "
                              f"with num_features = {self.num_features}, got {x.shape}")
-        out, cache = batchnorm_forward(x, self.params["gamma"], self.params["beta"],
-                                       self.buffers["running_mean"],
-                                       self.buffers["running_var"],
-                                       self.momentum, self.eps, train=self.training)
-        if self.training:
-            self.buffers["running_mean"][...] = cache.running_mean
-            self.buffers["running_var"][...] = cache.running_var
+        out, cache, (mean, var) = batchnorm_forward(
+            x, self.params["gamma"], self.params["beta"], self.buffers["running_mean"],
+            self.buffers["running_var"], momentum=self.momentum, eps=self.eps,
+            train=self.training)
+        if self.training:       # the functional form returns them; the layer keeps them
+            self.buffers["running_mean"][...] = mean
+            self.buffers["running_var"][...] = var
         self._cache = cache
         return out
 

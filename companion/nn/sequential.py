@@ -36,7 +36,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from companion._validate import as_float_array
+from companion._validate import as_float_array, as_generator
 from companion.nn.config import layer_from_config
 from companion.nn.layer import Layer
 
@@ -322,7 +322,6 @@ class Sequential:
                 or not isinstance(config.get("layers"), list):
             raise ValueError("config must be a dict {'type': 'Sequential', 'layers': [...]}, "
                              f"got {config!r}")
-        from companion._validate import as_generator
         rng = as_generator(rng)
         pairs = []
         for i, entry in enumerate(config["layers"]):

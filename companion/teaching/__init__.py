@@ -1,10 +1,12 @@
 """Teaching tools the chapters and exercises use.
 
 * :mod:`~companion.teaching.gradcheck` – finite-difference gradient checks
-* :mod:`~companion.teaching.descent` – gradient descent on 2-D functions and
-  linear regression
+* :mod:`~companion.teaching.descent` – gradient descent on 2-D functions
+* :mod:`~companion.teaching.regression` – stochastic and minibatch gradient descent
+  on linear regression
 * :mod:`~companion.teaching.surfaces` – the 2-D test functions
-* :mod:`~companion.teaching.checks` – instant feedback for exercises
+* :mod:`~companion.teaching.checks` – instant feedback for exercises (comparisons in
+  :mod:`~companion.teaching.compare`, short answers in :mod:`~companion.teaching.answers`)
 * :mod:`~companion.teaching.source` – show the package's code in a chapter
 * :mod:`~companion.teaching.timing` – a convolution's time against its work
 """
@@ -17,6 +19,8 @@ from companion.teaching.gradcheck import (
 from companion.teaching.descent import (
     Trajectory,
     gradient_descent,
+)
+from companion.teaching.regression import (
     least_squares_loss_and_grad,
     minibatch_indices,
     SGDHistory,
@@ -32,8 +36,10 @@ from companion.teaching.checks import (
     CheckFailure,
     Case,
     check_function,
-    check_answer,
+)
+from companion.teaching.answers import (
     answer_digest,
+    check_answer,
 )
 from companion.teaching.source import (
     show_source,

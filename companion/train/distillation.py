@@ -40,7 +40,7 @@ so logits of magnitude :math:`10^4` give finite, exact values.
 Training with :func:`companion.train.loop.fit`
 ---------------------------------------------
 Compute the teacher's logits on the training set once
-(:func:`companion.train.loop.predict`), pass the targets as
+(:func:`companion.train.evaluate.predict`), pass the targets as
 :class:`DistillationTargets` and the loss as :class:`DistillationLoss`::
 
     teacher_logits = predict(teacher, x_train)
@@ -153,7 +153,7 @@ class DistillationLoss:
     """``DistillationLoss(T, alpha)(student_logits, targets)`` is :func:`distillation_loss`.
 
     A loss callable ``(logits, targets) -> (value, grad)`` for
-    :func:`companion.train.loop.fit` and :func:`companion.train.loop.evaluate`,
+    :func:`companion.train.loop.fit` and :func:`companion.train.evaluate.evaluate`,
     whose targets are :class:`DistillationTargets`.
 
     Parameters

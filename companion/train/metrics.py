@@ -1,4 +1,5 @@
-r"""Classification metrics: accuracy, top-k accuracy, confusion matrix, per-class accuracy.
+r"""Classification metrics: accuracy, top-k accuracy, confusion matrix, per-class accuracy,
+and the per-pixel accuracy of a segmentation.
 
 Predictions may be given as class labels (integers, shape ``(N,)``) or as
 scores (logits or probabilities, floats, shape ``(N, C)``); scores are turned
@@ -13,7 +14,9 @@ with one another).
   :math:`i` predicted as :math:`j` (rows: truth, columns: prediction, as in
   scikit-learn);
 * :func:`per_class_accuracy`: :math:`M_{ii} / \sum_j M_{ij}`, the accuracy on
-  the examples of each class (the recall of that class).
+  the examples of each class (the recall of that class);
+* :func:`pixel_accuracy`: the fraction of pixels whose predicted class is the
+  true one, for maps of logits ``(N, K, H, W)`` (``K = 1``: one binary logit).
 
 Inputs are never modified; every result is a Python float or a new array.
 """
@@ -24,7 +27,7 @@ import numpy as np
 from companion._validate import as_float_array, as_labels, as_positive_int
 
 __all__ = ["predicted_labels", "accuracy", "top_k_accuracy", "confusion_matrix",
-           "per_class_accuracy"]
+           "per_class_accuracy", "pixel_accuracy"]
 
 
 def _as_true_labels(y, name: str, n: int | None = None) -> np.ndarray:
@@ -195,3 +198,48 @@ def per_class_accuracy(y_true, y_pred, num_classes: int) -> np.ndarray:
     present = support > 0
     out[present] = np.diag(m)[present] / support[present]
     return out
+
+
+def pixel_accuracy(logits, labels) -> float:
+    r"""Fraction of pixels whose predicted class is the true one (segmentation).
+
+    With ``K >= 2`` classes the prediction of a pixel is the first argmax over
+    the class axis; with ``K = 1`` the map holds one binary logit per pixel and
+    the prediction is ``logit > 0`` (:math:`\sigma(z) > 0.5`). Usable as
+    ``fit(..., metric=pixel_accuracy)``; the mean over pixels of equal-sized
+    images, so the batch means weighted by batch size give the mean over all.
+
+    Parameters
+    ----------
+    logits : array_like, shape ``(N, K, H, W)`` (or any ``(N, K, ...)``)
+        Finite scores.
+    labels : array_like, shape ``(N, H, W)`` (or ``(N, 1, H, W)`` when ``K = 1``)
+        True classes in ``[0, K)``, integers; for ``K = 1`` the targets 0/1
+        (integers, booleans or floats equal to 0 or 1, as the binary
+        cross-entropy takes them).
+
+    Returns
+    -------
+    float in [0, 1]
+    """
+    z = as_float_array(logits, "logits")
+    if z.ndim < 3 or z.shape[0] == 0 or z.shape[1] == 0 or z[0, 0].size == 0:
+        raise ValueError(f"logits must have shape (N, K, H, W) with N, K >= 1, "
+                         f"got {z.shape}")
+    y = np.asarray(labels)
+    binary = z.shape[1] == 1
+    if binary and y.shape == z.shape:
+        y = y[:, 0]
+    if y.shape != z.shape[:1] + z.shape[2:]:
+        raise ValueError(f"labels must have shape {z.shape[:1] + z.shape[2:]} to match "
+                         f"logits of shape {z.shape}, got {y.shape}")
+    if binary:
+        if y.dtype.kind not in "biuf" or not np.all((y == 0) | (y == 1)):
+            raise ValueError("labels must be 0 or 1 for a single logit map (K = 1)")
+        return float(np.count_nonzero((z[:, 0] > 0) == (y == 1))) / y.size
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"labels must be integer classes, got dtype {y.dtype}")
+    if y.min() < 0 or y.max() >= z.shape[1]:
+        raise ValueError(f"labels must lie in [0, {z.shape[1]}), got values from "
+                         f"{y.min()} to {y.max()}")
+    return float(np.count_nonzero(np.argmax(z, axis=1) == y)) / y.size

@@ -18,8 +18,13 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from companion.functional import batchnorm as bn
-from companion.functional import BatchNormCache, batchnorm_backward, batchnorm_forward
+from companion.functional import batchnorm_spatial as bns
+from companion.functional import (
+    BatchNormCache,
+    RunningStats,
+    batchnorm_backward,
+    batchnorm_forward,
+)
 from companion.teaching import numerical_gradient_array, relative_error
 
 seeds = st.integers(0, 2**32 - 1)
@@ -109,14 +114,15 @@ def bn_shapes(draw):
 @given(shape=bn_shapes(), seed=seeds, momentum=st.floats(0.0, 0.99))
 def test_forward_matches_reference(train, shape, seed, momentum):
     x, gamma, beta, rm, rv = make(np.random.default_rng(seed), shape)
-    out, cache = batchnorm_forward(x, gamma, beta, rm, rv, momentum=momentum, eps=1e-5,
-                                   train=train)
+    out, cache, running = batchnorm_forward(x, gamma, beta, rm, rv, momentum=momentum,
+                                            eps=1e-5, train=train)
     ref, ref_rm, ref_rv = reference_forward(x, gamma, beta, rm, rv, momentum, 1e-5, train)
     assert isinstance(cache, BatchNormCache) and cache.train is train
+    assert isinstance(running, RunningStats)
     assert out.shape == x.shape and out.dtype == np.float64
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(cache.running_mean, ref_rm, rtol=1e-13, atol=1e-14)
-    np.testing.assert_allclose(cache.running_var, ref_rv, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(running.mean, ref_rm, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(running.var, ref_rv, rtol=1e-13, atol=1e-14)
 
 
 @given(shape=bn_shapes(), seed=seeds)
@@ -124,7 +130,8 @@ def test_train_output_is_standardized_per_channel(shape, seed):
     rng = np.random.default_rng(seed)
     x = 5 * rng.standard_normal(shape) + 3
     C = shape[1]
-    out, cache = batchnorm_forward(x, np.ones(C), np.zeros(C), np.zeros(C), np.ones(C), eps=1e-12)
+    out, cache, _ = batchnorm_forward(x, np.ones(C), np.zeros(C), np.zeros(C), np.ones(C),
+                                      eps=1e-12)
     axes = axes_of(x)
     np.testing.assert_allclose(out.mean(axis=axes), 0.0, atol=1e-12)
     np.testing.assert_allclose(out.var(axis=axes), 1.0, rtol=1e-9)
@@ -135,19 +142,32 @@ def test_train_output_is_standardized_per_channel(shape, seed):
 def test_running_statistics_are_returned_not_written():
     x, gamma, beta, rm, rv = make(np.random.default_rng(1), (8, 3, 4, 4))
     rm0, rv0 = rm.copy(), rv.copy()
-    _, cache = batchnorm_forward(x, gamma, beta, rm, rv, momentum=0.9)
+    _, cache, (new_rm, new_rv) = batchnorm_forward(x, gamma, beta, rm, rv, momentum=0.9)
     np.testing.assert_array_equal(rm, rm0)                 # caller's arrays untouched
     np.testing.assert_array_equal(rv, rv0)
-    assert not np.shares_memory(cache.running_mean, rm)
-    np.testing.assert_allclose(cache.running_mean, 0.9 * rm + 0.1 * x.mean(axis=(0, 2, 3)))
-    np.testing.assert_allclose(cache.running_var, 0.9 * rv + 0.1 * x.var(axis=(0, 2, 3)))
+    assert not np.shares_memory(new_rm, rm) and not np.shares_memory(new_rv, rv)
+    np.testing.assert_allclose(new_rm, 0.9 * rm + 0.1 * x.mean(axis=(0, 2, 3)))
+    np.testing.assert_allclose(new_rv, 0.9 * rv + 0.1 * x.var(axis=(0, 2, 3)))
+    # the cache holds only what the backward pass needs
+    assert not hasattr(cache, "running_mean") and not hasattr(cache, "running_var")
     # momentum 0: the running statistics become the batch statistics
-    _, cache0 = batchnorm_forward(x, gamma, beta, rm, rv, momentum=0.0)
-    np.testing.assert_allclose(cache0.running_mean, x.mean(axis=(0, 2, 3)), rtol=1e-12)
+    _, _, running0 = batchnorm_forward(x, gamma, beta, rm, rv, momentum=0.0)
+    np.testing.assert_allclose(running0.mean, x.mean(axis=(0, 2, 3)), rtol=1e-12)
     # evaluation mode hands the running statistics back unchanged
-    _, cache_eval = batchnorm_forward(x, gamma, beta, rm, rv, train=False)
-    np.testing.assert_array_equal(cache_eval.running_mean, rm0)
-    np.testing.assert_array_equal(cache_eval.running_var, rv0)
+    _, _, running_eval = batchnorm_forward(x, gamma, beta, rm, rv, train=False)
+    np.testing.assert_array_equal(running_eval.mean, rm0)
+    np.testing.assert_array_equal(running_eval.var, rv0)
+
+
+def test_forward_returns_three_values_and_takes_options_by_keyword():
+    x, gamma, beta, rm, rv = make(np.random.default_rng(13), (6, 3))
+    result = batchnorm_forward(x, gamma, beta, rm, rv)
+    assert len(result) == 3
+    out, cache, running = result
+    assert isinstance(running, RunningStats) and running._fields == ("mean", "var")
+    # momentum, eps and train are keyword-only: the old positional call fails loudly
+    with pytest.raises(TypeError):
+        batchnorm_forward(x, gamma, beta, rm, rv, 0.9, 1e-5, True)
 
 
 def test_running_statistics_converge_to_the_data_statistics():
@@ -157,8 +177,7 @@ def test_running_statistics_converge_to_the_data_statistics():
     gamma, beta = np.ones(C), np.zeros(C)
     for _ in range(200):
         x = rng.normal(loc=[4.0, -1.0, 0.0], scale=[2.0, 0.5, 1.0], size=(256, C))
-        _, cache = batchnorm_forward(x, gamma, beta, rm, rv, momentum=0.9)
-        rm, rv = cache.running_mean, cache.running_var
+        _, _, (rm, rv) = batchnorm_forward(x, gamma, beta, rm, rv, momentum=0.9)
     np.testing.assert_allclose(rm, [4.0, -1.0, 0.0], atol=0.1)
     np.testing.assert_allclose(rv, [4.0, 0.25, 1.0], rtol=0.1)
 
@@ -167,12 +186,12 @@ def test_running_statistics_converge_to_the_data_statistics():
 def test_float32_stays_float32_and_is_accurate(shape):
     x, gamma, beta, rm, rv = make(np.random.default_rng(3), shape, np.float32)
     for train in (True, False):
-        out, cache = batchnorm_forward(x, gamma, beta, rm, rv, train=train)
-        assert out.dtype == cache.running_mean.dtype == cache.running_var.dtype == np.float32
+        out, cache, running = batchnorm_forward(x, gamma, beta, rm, rv, train=train)
+        assert out.dtype == running.mean.dtype == running.var.dtype == np.float32
         as64 = (a.astype(np.float64) for a in (x, gamma, beta, rm, rv))
         ref, ref_rm, _ = reference_forward(*as64, 0.9, 1e-5, train)
         np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(cache.running_mean, ref_rm, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(running.mean, ref_rm, rtol=1e-5, atol=1e-6)
         dout = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
         dx, dgamma, dbeta = batchnorm_backward(dout, cache)
         assert dx.dtype == dgamma.dtype == dbeta.dtype == np.float32
@@ -185,7 +204,7 @@ def test_float32_stays_float32_and_is_accurate(shape):
 
 def test_integer_input_is_converted_to_float64():
     x = np.arange(12).reshape(4, 3)
-    out, cache = batchnorm_forward(x, np.ones(3), np.zeros(3), np.zeros(3), np.ones(3))
+    out, cache, _ = batchnorm_forward(x, np.ones(3), np.zeros(3), np.zeros(3), np.ones(3))
     assert out.dtype == np.float64
     np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-12)
     with pytest.raises(ValueError, match=r"gamma must have the dtype of x \(float64\)"):
@@ -198,7 +217,7 @@ def test_batch_of_one_gives_beta_and_zero_dx():
     gamma, beta = rng.uniform(0.5, 2, 4), rng.standard_normal(4)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        out, cache = batchnorm_forward(x, gamma, beta, np.zeros(4), np.ones(4))
+        out, cache, _ = batchnorm_forward(x, gamma, beta, np.zeros(4), np.ones(4))
         dx, dgamma, dbeta = batchnorm_backward(rng.standard_normal((1, 4)), cache)
     np.testing.assert_array_equal(out, beta[None, :])
     np.testing.assert_array_equal(cache.var, 0.0)
@@ -213,7 +232,7 @@ def test_train_backward_matches_finite_differences(shape, seed):
     rng = np.random.default_rng(seed)
     x, gamma, beta, rm, rv = make(rng, shape)
     dout = rng.standard_normal(shape)
-    _, cache = batchnorm_forward(x, gamma, beta, rm, rv)
+    _, cache, _ = batchnorm_forward(x, gamma, beta, rm, rv)
     dx, dgamma, dbeta = batchnorm_backward(dout, cache)
 
     def fwd(x_, gamma_, beta_):
@@ -229,7 +248,7 @@ def test_train_backward_matches_staged_chain_rule(shape, seed):
     rng = np.random.default_rng(seed)
     x, gamma, beta, rm, rv = make(rng, shape)
     dout = rng.standard_normal(shape)
-    _, cache = batchnorm_forward(x, gamma, beta, rm, rv, eps=1e-3)
+    _, cache, _ = batchnorm_forward(x, gamma, beta, rm, rv, eps=1e-3)
     dx, dgamma, dbeta = batchnorm_backward(dout, cache)
     ref_dx, ref_dgamma, ref_dbeta = reference_backward_train(dout, x, gamma, 1e-3)
     scale = np.abs(ref_dx).max()
@@ -252,7 +271,7 @@ def test_eval_backward_matches_finite_differences(shape, seed):
     rng = np.random.default_rng(seed)
     x, gamma, beta, rm, rv = make(rng, shape)
     dout = rng.standard_normal(shape)
-    _, cache = batchnorm_forward(x, gamma, beta, rm, rv, train=False)
+    _, cache, _ = batchnorm_forward(x, gamma, beta, rm, rv, train=False)
     dx, dgamma, dbeta = batchnorm_backward(dout, cache)
 
     def fwd(x_, gamma_, beta_):
@@ -272,7 +291,7 @@ def test_inputs_are_not_modified(train, shape):
     arrays = make(rng, shape)
     dout = rng.standard_normal(shape)
     copies = [a.copy() for a in arrays + (dout,)]
-    out, cache = batchnorm_forward(*arrays, train=train)
+    out, cache, _ = batchnorm_forward(*arrays, train=train)
     batchnorm_backward(dout, cache)
     for a, c in zip(arrays + (dout,), copies):
         np.testing.assert_array_equal(a, c)
@@ -281,7 +300,7 @@ def test_inputs_are_not_modified(train, shape):
 
 @pytest.mark.parametrize("shape", [(64, 6, 14, 14), (3, 2, 150, 150)])
 def test_results_do_not_depend_on_the_number_of_threads(shape):
-    assert np.prod(shape) >= bn.PARALLEL_MIN_SIZE        # the parallel drivers run
+    assert np.prod(shape) >= bns.PARALLEL_MIN_SIZE        # the parallel drivers run
     x, gamma, beta, rm, rv = make(np.random.default_rng(7), shape)
     dout = np.random.default_rng(8).standard_normal(shape)
     if numba.config.NUMBA_NUM_THREADS < 2:
@@ -293,8 +312,8 @@ def test_results_do_not_depend_on_the_number_of_threads(shape):
             numba.set_num_threads(threads)
             results[threads] = []
             for train in (True, False):
-                out, cache = batchnorm_forward(x, gamma, beta, rm, rv, train=train)
-                results[threads].append((out, cache.running_mean, cache.running_var)
+                out, cache, running = batchnorm_forward(x, gamma, beta, rm, rv, train=train)
+                results[threads].append((out,) + tuple(running)
                                         + batchnorm_backward(dout, cache))
     finally:
         numba.set_num_threads(before)
@@ -311,10 +330,10 @@ def test_serial_and_parallel_drivers_agree_bit_for_bit(dtype):
     x3 = x.reshape(5, 4, 391)
     dout = np.random.default_rng(10).standard_normal(x3.shape).astype(dtype)
     results = []
-    for train, evaluate, backward in ((bn._spatial_train_serial, bn._spatial_eval_serial,
-                                       bn._spatial_backward_serial),
-                                      (bn._spatial_train_parallel, bn._spatial_eval_parallel,
-                                       bn._spatial_backward_parallel)):
+    for train, evaluate, backward in ((bns._spatial_train_serial, bns._spatial_eval_serial,
+                                       bns._spatial_backward_serial),
+                                      (bns._spatial_train_parallel, bns._spatial_eval_parallel,
+                                       bns._spatial_backward_parallel)):
         out, xhat, out_e, xhat_e, dx = (np.empty_like(x3) for _ in range(5))
         mean, var, inv_std, dgamma, dbeta = (np.empty(4, dtype) for _ in range(5))
         train(x3, gamma, beta, 1e-5, out, xhat, mean, var, inv_std)
@@ -331,13 +350,13 @@ def test_read_only_and_non_contiguous_inputs(train):
     for a in (x, gamma, beta, rm, rv):
         a.flags.writeable = False
     xt = x.transpose(0, 1, 3, 2)                          # non-contiguous view
-    out, cache = batchnorm_forward(xt, gamma, beta, rm, rv, train=train)
+    out, cache, _ = batchnorm_forward(xt, gamma, beta, rm, rv, train=train)
     ref, _, _ = reference_forward(np.array(xt), gamma, beta, rm, rv, 0.9, 1e-5, train)
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
     dx, dgamma, dbeta = batchnorm_backward(np.broadcast_to(1.0, out.shape), cache)
     np.testing.assert_allclose(dbeta, np.full(4, 3 * 5 * 6.0))
     x2 = np.broadcast_to(np.arange(4.0), (6, 4))           # read-only, stride 0 over the batch
-    out2, cache2 = batchnorm_forward(x2, gamma, beta, rm, rv, train=train)
+    out2, cache2, _ = batchnorm_forward(x2, gamma, beta, rm, rv, train=train)
     batchnorm_backward(np.broadcast_to(1.0, (6, 4)), cache2)
 
 
@@ -383,7 +402,7 @@ def test_value_errors_name_the_argument():
 
 def test_backward_validates_dout_and_cache():
     x, gamma, beta, rm, rv = make(np.random.default_rng(11), (4, 3, 2, 2))
-    out, cache = batchnorm_forward(x, gamma, beta, rm, rv)
+    out, cache, _ = batchnorm_forward(x, gamma, beta, rm, rv)
     with pytest.raises(ValueError,
                        match=r"dout must have the shape of the forward output \(4, 3, 2, 2\)"):
         batchnorm_backward(np.ones((4, 3, 2, 1)), cache)
@@ -413,8 +432,9 @@ def test_cold_compile_writes_nothing_to_stderr(run_cold):
         "        x = np.linspace(-2, 2, int(np.prod(shape)), dtype=dt).reshape(shape)\n"
         "        C = shape[1]\n"
         "        for train in (True, False):\n"
-        "            out, cache = batchnorm_forward(x, np.ones(C, dt), np.zeros(C, dt),\n"
-        "                                           np.zeros(C, dt), np.ones(C, dt), train=train)\n"
+        "            out, cache, _ = batchnorm_forward(x, np.ones(C, dt), np.zeros(C, dt),\n"
+        "                                              np.zeros(C, dt), np.ones(C, dt),\n"
+        "                                              train=train)\n"
         "            batchnorm_backward(out, cache)\n"
     )
     run_cold(code)

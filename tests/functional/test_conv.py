@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 from companion import _blas
-from companion.functional import conv as conv_module
+from companion.functional import conv_gemm as conv_gemm_module
 from companion.functional.conv import (
     ALGORITHMS,
     Conv2dCache,
@@ -261,9 +261,9 @@ def test_gemm_chunks_and_groups(N, min_columns, budget, seed):
     # give one group per chunk on small layers, so other sizes are forced here.
     x, w, b, rng = make_arrays((N, 2, 9, 7), (3, 2, 3, 2), seed)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(conv_module, "_GEMM_MIN_COLUMNS", min_columns)
-        mp.setattr(conv_module, "_GEMM_PARTIALS_BUDGET", budget)
-        mp.setattr(conv_module, "_GEMM_MIN_GROUPS", 3)
+        mp.setattr(conv_gemm_module, "_GEMM_MIN_COLUMNS", min_columns)
+        mp.setattr(conv_gemm_module, "_GEMM_PARTIALS_BUDGET", budget)
+        mp.setattr(conv_gemm_module, "_GEMM_MIN_GROUPS", 3)
         out, cache = conv2d_forward(x, w, b, (1, 2), (1, 1), algorithm="gemm")
         dout = rng.standard_normal(out.shape)
         grads = conv2d_backward(dout, cache)

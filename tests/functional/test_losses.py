@@ -27,7 +27,7 @@ from companion.functional.losses import (
     mse_loss,
     smooth_l1_loss,
 )
-from companion.functional import softmax, softmax_backward
+from companion.functional import SoftmaxCache, softmax, softmax_backward
 
 EXTENDED = np.finfo(np.longdouble).maxexp >= 16384
 needs_extended = pytest.mark.skipif(not EXTENDED, reason="np.longdouble is float64 here")
@@ -322,7 +322,7 @@ def test_log_loss_is_cross_entropy_of_the_logits(N, C, seed):
     v_ce, g_ce = cross_entropy_loss(z, labels)
     assert v_log == pytest.approx(v_ce, rel=1e-12, abs=1e-15)
     # the chain rule through softmax turns -y / (N p) into (p - y) / N
-    np.testing.assert_allclose(softmax_backward(g_log, p), g_ce, rtol=1e-10, atol=1e-16)
+    np.testing.assert_allclose(softmax_backward(g_log, SoftmaxCache(p)), g_ce, rtol=1e-10, atol=1e-16)
     y = rng.dirichlet(np.ones(C), size=N)
     assert log_loss(p, y)[0] == pytest.approx(cross_entropy_loss(z, y)[0], rel=1e-12, abs=1e-15)
 
@@ -351,7 +351,7 @@ def test_log_loss_gradient_matches_finite_differences(N, C, seed):
     z = rng.uniform(-2, 2, size=(N, C))
     g_log = log_loss(softmax(z), labels)[1]
     num = numeric_grad(lambda x: log_loss(softmax(x), labels)[0], z.copy())
-    assert relative_error(softmax_backward(g_log, softmax(z)), num) < 1e-7
+    assert relative_error(softmax_backward(g_log, SoftmaxCache(softmax(z))), num) < 1e-7
 
 
 def test_log_loss_clips_zero_probabilities():

@@ -1,4 +1,5 @@
-"""Tests of companion.functional.softmax_ops: softmax, log_softmax, softmax_jacobian, softmax_backward.
+"""Tests of companion.functional.softmax_ops: softmax, log_softmax, softmax_jacobian and the
+layer pair softmax_forward / softmax_backward.
 
 References are written here independently of the package: the *naive* formula
 ``exp(z) / sum(exp(z))`` evaluated in extended precision (``np.longdouble``,
@@ -19,8 +20,10 @@ from helpers import assert_raises_naming
 from companion.teaching import numerical_gradient_array, relative_error
 from companion.functional import (
     log_softmax,
+    SoftmaxCache,
     softmax,
     softmax_backward,
+    softmax_forward,
     softmax_jacobian,
 )
 
@@ -132,7 +135,7 @@ def test_logits_of_magnitude_1e4_are_finite_and_correct(dtype):
         p = softmax(z)
         log_p = log_softmax(z)
         J = softmax_jacobian(z)
-        dz = softmax_backward(np.ones_like(p), p)
+        dz = softmax_backward(np.ones_like(p), SoftmaxCache(p))
     for a in (p, log_p, J, dz):
         assert a.dtype == dtype and np.all(np.isfinite(a))
     # analytic values: row 0 is a point mass, row 1 uniform, row 2 two classes 1 apart
@@ -169,7 +172,7 @@ def test_logit_gaps_beyond_the_float_range_give_no_nan(dtype):
         p = softmax(z)
         log_p = log_softmax(z)
         J = softmax_jacobian(z)
-        dz = softmax_backward(np.ones_like(p), p)
+        dz = softmax_backward(np.ones_like(p), SoftmaxCache(p))
     np.testing.assert_array_equal(p, [[1, 0, 0], [0, 0.5, 0.5]])
     # -inf where the true log-probability is below the float range, never NaN
     np.testing.assert_array_equal(log_p[0, :2], [0, -np.inf])
@@ -214,8 +217,8 @@ def test_backward_equals_jacobian_transpose_times_v(N, C, seed):
     rng = np.random.default_rng(seed)
     z = logits(rng, (N, C))
     v = rng.standard_normal((N, C))
-    p = softmax(z)
-    dz = softmax_backward(v, p)
+    p, cache = softmax_forward(z)
+    dz = softmax_backward(v, cache)
     assert dz.shape == (N, C) and dz.dtype == np.float64
     J = softmax_jacobian(z)
     np.testing.assert_allclose(dz, np.einsum("nij,ni->nj", J, v), rtol=1e-12, atol=1e-15)
@@ -234,7 +237,7 @@ def test_backward_matches_finite_differences(N, C, seed):
     # dz_j = p_j (v_j - <v, p>) vanishes where v_j meets the row's mean <v, p>: an
     # elementwise relative error is meaningless there, so such draws are skipped
     assume(np.min(np.abs(v - np.sum(v * p, axis=1, keepdims=True))) > 0.05)
-    dz = softmax_backward(v, p)
+    dz = softmax_backward(v, SoftmaxCache(p))
     num = numeric_grad(softmax, z.copy(), v)
     assert relative_error(dz, num) < 1e-7
 
@@ -244,7 +247,7 @@ def test_backward_of_a_single_vector(C, seed):
     rng = np.random.default_rng(seed)
     z = logits(rng, C)
     v = rng.standard_normal(C)
-    dz = softmax_backward(v, softmax(z))
+    dz = softmax_backward(v, softmax_forward(z)[1])
     assert dz.shape == (C,)
     np.testing.assert_allclose(dz, softmax_jacobian(z).T @ v, rtol=1e-12, atol=1e-15)
 
@@ -252,9 +255,33 @@ def test_backward_of_a_single_vector(C, seed):
 def test_backward_with_upstream_one_hot_gives_a_jacobian_row():
     z = np.array([0.3, -1.2, 2.0, 0.1])
     J = softmax_jacobian(z)
-    p = softmax(z)
+    _, cache = softmax_forward(z)
     for i in range(4):
-        np.testing.assert_allclose(softmax_backward(np.eye(4)[i], p), J[i], rtol=1e-13, atol=1e-16)
+        np.testing.assert_allclose(softmax_backward(np.eye(4)[i], cache), J[i], rtol=1e-13, atol=1e-16)
+
+
+def test_forward_backward_pair_follows_the_layer_convention():
+    rng = np.random.default_rng(5)
+    z = logits(rng, (3, 5))
+    p, cache = softmax_forward(z)
+    assert isinstance(cache, SoftmaxCache) and cache.p is p
+    np.testing.assert_array_equal(p, softmax(z))
+    dout = rng.standard_normal((3, 5))
+    dout0 = dout.copy()
+    dz = softmax_backward(dout, cache)
+    np.testing.assert_array_equal(dout, dout0)                   # dout is not modified
+    assert not np.shares_memory(dz, dout) and not np.shares_memory(dz, p)
+    # a cache built from probabilities computed elsewhere gives the same result
+    np.testing.assert_array_equal(softmax_backward(dout, SoftmaxCache(softmax(z))), dz)
+    p1, cache1 = softmax_forward(z[0])                           # one vector
+    np.testing.assert_array_equal(softmax_backward(dout[0], cache1), softmax_backward(
+        dout[:1], SoftmaxCache(p1[None]))[0])
+
+
+def test_old_call_with_an_array_is_refused_with_the_fix():
+    p = softmax(np.array([[0.1, 0.2]]))
+    with pytest.raises(TypeError, match=r"SoftmaxCache\(p\)"):
+        softmax_backward(np.ones_like(p), p)
 
 
 # --------------------------------------------------------- dtypes and inputs
@@ -267,7 +294,7 @@ def test_float32_stays_float32_and_is_accurate():
     assert log_softmax(z32).dtype == np.float32
     assert softmax_jacobian(z32).dtype == np.float32
     v32 = np.ones((4, 7), np.float32)
-    assert softmax_backward(v32, p32).dtype == np.float32
+    assert softmax_backward(v32, SoftmaxCache(p32)).dtype == np.float32
     np.testing.assert_allclose(p32, softmax(z32.astype(np.float64)), rtol=2e-6)
     np.testing.assert_allclose(p32.sum(axis=1), 1.0, atol=1e-6)
 
@@ -288,7 +315,8 @@ def test_inputs_are_never_modified():
     log_softmax(z)
     softmax_jacobian(z)
     softmax_jacobian(z[0])
-    softmax_backward(v, p)
+    softmax_backward(v, SoftmaxCache(p))
+    softmax_forward(z)
     softmax(z, axis=0)
     np.testing.assert_array_equal(z, z0)
     np.testing.assert_array_equal(v, v0)
@@ -298,7 +326,7 @@ def test_inputs_are_never_modified():
 def test_outputs_do_not_alias_inputs():
     z = np.array([[0.0, 0.0], [1.0, 1.0]])
     p = softmax(z)
-    out = softmax_backward(np.zeros_like(p), p)
+    out = softmax_backward(np.zeros_like(p), SoftmaxCache(p))
     assert not np.shares_memory(out, p) and not np.shares_memory(p, z)
     assert not np.shares_memory(log_softmax(z), z)
 
@@ -323,14 +351,17 @@ BAD_CALLS = [
     (lambda: softmax_jacobian(np.zeros((2, 3, 4))), ValueError, ["z", "1 or 2", "(2, 3, 4)"]),
     (lambda: softmax_jacobian(np.float64(1.0)), ValueError, ["z"]),
     (lambda: softmax_jacobian(np.array([np.nan, 1.0])), ValueError, ["z", "finite"]),
-    (lambda: softmax_backward(np.ones((2, 4)), GOOD_P), ValueError, ["dp", "p", "(2, 4)", "(2, 3)"]),
-    (lambda: softmax_backward(np.ones((2, 3), np.float32), GOOD_P), ValueError, ["dp", "dtype"]),
-    (lambda: softmax_backward(np.full((2, 3), np.nan), GOOD_P), ValueError, ["dp", "finite"]),
-    (lambda: softmax_backward(np.ones((2, 3)), GOOD_P - 0.5), ValueError, ["p", "[0, 1]"]),
-    (lambda: softmax_backward(np.ones((2, 3)), GOOD_P * 0.9), ValueError, ["p", "sum to 1"]),
-    (lambda: softmax_backward(np.ones((1, 2, 3)), GOOD_P[None]), ValueError, ["p", "dimensions"]),
-    (lambda: softmax_backward(np.ones((2, 0)), np.ones((2, 0))), ValueError, ["p", "class"]),
-    (lambda: softmax_backward("v", GOOD_P), TypeError, ["dp"]),
+    (lambda: softmax_backward(np.ones((2, 4)), SoftmaxCache(GOOD_P)), ValueError, ["dout", "p", "(2, 4)", "(2, 3)"]),
+    (lambda: softmax_backward(np.ones((2, 3), np.float32), SoftmaxCache(GOOD_P)), ValueError, ["dout", "dtype"]),
+    (lambda: softmax_backward(np.full((2, 3), np.nan), SoftmaxCache(GOOD_P)), ValueError, ["dout", "finite"]),
+    (lambda: softmax_backward(np.ones((2, 3)), SoftmaxCache(GOOD_P - 0.5)), ValueError, ["p", "[0, 1]"]),
+    (lambda: softmax_backward(np.ones((2, 3)), SoftmaxCache(GOOD_P * 0.9)), ValueError, ["p", "sum to 1"]),
+    (lambda: softmax_backward(np.ones((1, 2, 3)), SoftmaxCache(GOOD_P[None])), ValueError, ["p", "dimensions"]),
+    (lambda: softmax_backward(np.ones((2, 0)), SoftmaxCache(np.ones((2, 0)))), ValueError, ["p", "class"]),
+    (lambda: softmax_backward("v", SoftmaxCache(GOOD_P)), TypeError, ["dout"]),
+    (lambda: softmax_backward(np.ones((2, 3)), GOOD_P), TypeError, ["cache", "SoftmaxCache"]),
+    (lambda: softmax_forward(np.zeros((2, 3, 4))), ValueError, ["z", "(2, 3, 4)"]),
+    (lambda: softmax_forward(np.float64(1.0)), ValueError, ["z"]),
 ]
 
 

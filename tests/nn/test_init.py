@@ -62,7 +62,7 @@ def test_bad_shapes_name_the_argument(shape, exc):
 @pytest.mark.parametrize("fn", RANDOM)
 @pytest.mark.parametrize("shape", [(2000, 300), (64, 32, 3, 3)])
 def test_standard_deviation_and_mean(fn, shape):
-    w = fn(shape, np.random.default_rng(0), np.float64)
+    w = fn(shape, rng=np.random.default_rng(0), dtype=np.float64)
     n = w.size
     std = expected_std(fn, shape)
     # sample std of n draws: relative standard error about 1/sqrt(2n) (< 0.2 % here)
@@ -75,7 +75,7 @@ def test_standard_deviation_and_mean(fn, shape):
                                         lambda fi, fo: math.sqrt(6 / (fi + fo)))])
 @given(shape=st.one_of(dense_shapes, conv_shapes), seed=st.integers(0, 2**32 - 1))
 def test_uniform_stays_inside_its_bound(fn, bound, shape, seed):
-    w = fn(shape, seed, np.float64)
+    w = fn(shape, rng=seed, dtype=np.float64)
     a = bound(*fan_in_fan_out(shape))
     assert w.shape == shape and np.all(np.abs(w) <= a)
 
@@ -105,10 +105,10 @@ def test_unknown_initializer_is_named(bad):
 @pytest.mark.parametrize("fn", RANDOM)
 @given(shape=st.one_of(dense_shapes, conv_shapes), seed=st.integers(0, 2**32 - 1))
 def test_seeded_reproducible_and_float32_is_rounded_float64(fn, shape, seed):
-    a = fn(shape, seed, np.float64)
-    b = fn(shape, np.random.default_rng(seed), np.float64)
+    a = fn(shape, rng=seed, dtype=np.float64)
+    b = fn(shape, rng=np.random.default_rng(seed), dtype=np.float64)
     np.testing.assert_array_equal(a, b)
-    c = fn(shape, seed, np.float32)
+    c = fn(shape, rng=seed, dtype=np.float32)
     assert a.dtype == np.float64 and c.dtype == np.float32
     np.testing.assert_array_equal(c, a.astype(np.float32))
 
@@ -170,7 +170,15 @@ def test_he_keeps_the_signal_through_a_deep_relu_stack_where_fixed_std_kills_it(
     for fn, kwargs in [(he_normal, {}), (normal, {"std": 0.02})]:
         x = x0
         for _ in range(20):
-            x = np.maximum(x @ fn((256, 256), rng, np.float64, **kwargs), 0.0)
+            x = np.maximum(x @ fn((256, 256), rng=rng, dtype=np.float64, **kwargs), 0.0)
         ms[fn] = float(np.mean(x ** 2))
     assert 0.1 < ms[he_normal] < 10
     assert ms[normal] < 1e-10
+
+
+@pytest.mark.parametrize("fn", [he_normal, he_uniform, xavier_normal, xavier_uniform, normal, zeros])
+def test_rng_and_dtype_are_keyword_only(fn):
+    with pytest.raises(TypeError, match="positional"):
+        fn((3, 3), 0)
+    with pytest.raises(TypeError, match="positional"):
+        fn((3, 3), 0, np.float64)

@@ -247,9 +247,11 @@ def test_layers_return_what_the_functions_return():
         z, dense.params["w"], dense.params["b"])[0])
     bn = BatchNorm(3, dtype=np.float64)
     rm, rv = np.zeros(3), np.ones(3)
-    ref, cache = batchnorm_forward(x, np.ones(3), np.zeros(3), rm, rv, 0.9, 1e-5, True)
+    ref, _, running = batchnorm_forward(x, np.ones(3), np.zeros(3), rm, rv,
+                                        momentum=0.9, eps=1e-5, train=True)
     np.testing.assert_array_equal(bn.forward(x), ref)
-    np.testing.assert_array_equal(bn.buffers["running_mean"], cache.running_mean)
+    np.testing.assert_array_equal(bn.buffers["running_mean"], running.mean)
+    np.testing.assert_array_equal(bn.buffers["running_var"], running.var)
 
 
 # ---------------------------------------------------------------- state, modes, frozen

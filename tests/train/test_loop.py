@@ -14,7 +14,15 @@ from companion.functional import cross_entropy_loss
 from companion.nn import Sequential
 from companion.optim import SGD, Adam
 from companion.optim import CosineAnnealing, StepDecay
-from companion.train import Checkpoint, EarlyStopping, History, evaluate, fit, predict
+from companion.train import (
+    Checkpoint,
+    EarlyStopping,
+    History,
+    NonFiniteError,
+    evaluate,
+    fit,
+    predict,
+)
 
 
 def blobs(n=120, seed=0, gap=3.0):
@@ -331,12 +339,13 @@ def deep_mlp():
     (mlp, 0.1, lambda z, y: (float("nan"), np.zeros_like(z)),
      r"the loss is nan at epoch 1, step 1 of 4"),
 ])
-def test_divergence_raises_floating_point_error_naming_epoch_and_step(make, lr, loss, message,
-                                                                      recwarn):
+def test_divergence_raises_non_finite_error_naming_epoch_and_step(make, lr, loss, message,
+                                                                   recwarn):
     x, y = blobs(40)
-    with pytest.raises(FloatingPointError, match=message):
+    with pytest.raises(NonFiniteError, match=message) as info:
         fit(make(), (x * 1e3, y), loss=loss, optimizer=SGD(lr=lr), epochs=3, batch_size=10,
             rng=0, progress=False)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, FloatingPointError)
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]  # no overflow noise
 
 
@@ -374,7 +383,8 @@ GOOD = dict(optimizer=None, epochs=1, progress=False)
     (dict(checkpoint=Checkpoint("x.npz", monitor="val_acc")), ValueError,
      "checkpoint monitors 'val_acc', which needs val_data"),
     (dict(checkpoint=5), TypeError, "checkpoint must be None, a path or a Checkpoint"),
-    (dict(callbacks=[print, 3]), TypeError, r"callbacks\[1\] must be a callable"),
+    (dict(callbacks=[print, 3]), TypeError,
+     r"callbacks\[1\] must be a Callback or a callable"),
     (dict(progress="yes"), TypeError, "progress must be 'auto', True, False or None"),
     (dict(augment=1), TypeError, "augment must be a callable"),
     (dict(rng="x"), TypeError, "rng must be"),

@@ -1,4 +1,5 @@
-"""Accuracy, top-k accuracy, confusion matrix and per-class accuracy, against brute-force loops."""
+"""Accuracy, top-k accuracy, confusion matrix, per-class and per-pixel accuracy, against
+brute-force loops."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -8,6 +9,7 @@ from companion.train import (
     accuracy,
     confusion_matrix,
     per_class_accuracy,
+    pixel_accuracy,
     predicted_labels,
     top_k_accuracy,
 )
@@ -118,3 +120,34 @@ def test_known_values():
 def test_metrics_reject_bad_input(call, exc, message):
     with pytest.raises(exc, match=message):
         call()
+
+
+# ----------------------------------------------------------------------------- pixel accuracy
+def test_pixel_accuracy_multiclass_and_binary():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((3, 4, 5, 6))
+    labels = rng.integers(0, 4, (3, 5, 6))
+    expected = np.mean(np.argmax(logits, axis=1) == labels)
+    assert pixel_accuracy(logits, labels) == expected
+    assert pixel_accuracy(logits, np.argmax(logits, axis=1)) == 1.0
+    z = rng.standard_normal((2, 1, 4, 4)).astype(np.float32)
+    t = (rng.random((2, 1, 4, 4)) > 0.5).astype(np.float32)
+    binary = np.mean((z > 0) == (t == 1))
+    assert pixel_accuracy(z, t) == binary == pixel_accuracy(z, t[:, 0].astype(int))
+    # one pixel per example: accuracy of a classifier with a class axis of size K
+    assert pixel_accuracy(logits[:, :, :1, :1], labels[:, :1, :1]) == accuracy(
+        logits[:, :, 0, 0], labels[:, 0, 0])
+
+
+@pytest.mark.parametrize("logits, labels, exc, message", [
+    (np.zeros((2, 3)), np.zeros(2, int), ValueError, r"logits must have shape \(N, K, H, W\)"),
+    (np.zeros((2, 3, 4, 4)), np.zeros((2, 4, 5), int), ValueError,
+     r"labels must have shape \(2, 4, 4\)"),
+    (np.zeros((2, 3, 4, 4)), np.zeros((2, 4, 4)), TypeError, "labels must be integer"),
+    (np.zeros((2, 3, 4, 4)), np.full((2, 4, 4), 3), ValueError, r"labels must lie in \[0, 3\)"),
+    (np.zeros((2, 1, 4, 4)), np.full((2, 1, 4, 4), 0.5), ValueError, "labels must be 0 or 1"),
+    (np.full((1, 2, 2, 2), np.nan), np.zeros((1, 2, 2), int), ValueError, "must be finite"),
+])
+def test_pixel_accuracy_rejects_bad_input(logits, labels, exc, message):
+    with pytest.raises(exc, match=message):
+        pixel_accuracy(logits, labels)
