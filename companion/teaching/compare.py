@@ -92,116 +92,149 @@ def is_real_scalar(v) -> bool:
 
 
 def compare_values(expected, actual, rtol: float, atol: float) -> Optional[list[tuple[str, str]]]:
-    """``None`` when ``actual`` matches ``expected``, else the report lines."""
-    # integers and booleans: exact, and of the right kind
+    """``None`` when ``actual`` matches ``expected``, else the report lines.
+
+    Dispatches on the kind of ``expected``: bool, integer, real number, array,
+    mapping, list or tuple of those, anything else (plain equality).
+    """
     if isinstance(expected, (bool, np.bool_)):
-        if not isinstance(actual, (bool, np.bool_)):
-            return [("expected", f"{bool(expected)} (a bool)"), ("got", describe_value(actual))]
-        if bool(actual) != bool(expected):
-            return [("expected", str(bool(expected))), ("got", str(bool(actual)))]
-        return None
+        return _compare_bool(expected, actual)
     if isinstance(expected, numbers.Integral):
-        if isinstance(actual, (bool, np.bool_)) or not isinstance(actual, numbers.Integral):
-            why = ""
-            if isinstance(actual, (float, np.floating)) and float(actual).is_integer():
-                why = " (an int is expected: use integer division // instead of /)"
-            return [("expected", f"{int(expected)} (an int)"), ("got", describe_value(actual) + why)]
-        if int(actual) != int(expected):
-            return [("expected", str(int(expected))), ("got", str(int(actual)))]
-        return None
-    # real scalars
+        return _compare_int(expected, actual)
     if is_real_scalar(expected) and not isinstance(expected, np.ndarray):
-        if isinstance(actual, np.ndarray) and actual.ndim > 0:
-            return [("expected", f"a number, {format_number(expected)}"),
-                    ("got", f"an array of shape {actual.shape} (reduce it to one number, "
-                            "e.g. with a mean or a sum)")]
-        if not is_real_scalar(actual):
-            return [("expected", f"a number, {format_number(expected)}"), ("got", describe_value(actual))]
-        a, e = float(actual), float(expected)
-        if not np.isfinite(a) and np.isfinite(e):
-            return [("expected", format_number(e)),
-                    ("got", f"{a} (overflow or an invalid operation, e.g. log(0) or inf - inf)")]
-        if not abs(a - e) <= atol + rtol * abs(e):
-            return [("expected", format_number(e)), ("got", format_number(a)),
-                    ("error", f"{abs(a - e):.2e} (tolerance {atol + rtol * abs(e):.1e})")]
-        return None
-    # arrays
+        return _compare_real(expected, actual, rtol, atol)
     if isinstance(expected, np.ndarray):
-        if actual is None or isinstance(actual, (str, bytes, dict)):
-            return [("expected", f"an array of shape {expected.shape}"), ("got", describe_value(actual))]
-        try:
-            arr = np.asarray(actual)
-        except Exception:  # ragged lists and the like
-            return [("expected", f"an array of shape {expected.shape}"), ("got", describe_value(actual))]
-        if arr.dtype.kind not in "biuf":
-            return [("expected", f"an array of numbers of shape {expected.shape}"),
-                    ("got", f"an array of dtype {arr.dtype}")]
-        if arr.shape != expected.shape:
-            lines = [("expected", f"shape {expected.shape}"), ("got", f"shape {arr.shape}")]
-            if arr.ndim == 2 and arr.shape == expected.shape[::-1]:
-                lines.append(("note", "the shape is transposed"))
-            elif arr.size == expected.size:
-                lines.append(("note", "same number of entries: a wrong reshape or transpose?"))
-            return lines
-        if expected.dtype.kind in "biu" and arr.dtype.kind == "f":
-            return [("expected", f"an integer array ({expected.dtype})"),
-                    ("got", f"a float array ({arr.dtype})")]
-        if arr.size == 0:
-            return None
-        a = arr.astype(np.float64)
-        e = expected.astype(np.float64)
-        bad_nonfinite = ~np.isfinite(a) & np.isfinite(e)
-        if np.any(bad_nonfinite):
-            idx = tuple(int(i) for i in np.argwhere(bad_nonfinite)[0])
-            count = int(np.count_nonzero(bad_nonfinite))
-            return [("expected", f"finite values, shape {expected.shape}"),
-                    ("got", f"{count} NaN or infinite value(s), the first at index {idx}: "
-                            f"{a[idx]} where {format_number(e[idx])} was expected"),
-                    ("note", "an overflow (exp of a large number?) or an invalid operation "
-                             "(log(0), 0/0, inf - inf)")]
-        excess = np.abs(a - e) - (atol + rtol * np.abs(e))
-        wrong = excess > 0
-        if not np.any(wrong):
-            return None
-        idx = np.unravel_index(int(np.argmax(excess)), e.shape)
-        idx = tuple(int(i) for i in idx)
-        abs_err = float(np.max(np.abs(a - e)))
-        denom = max(abs(e[idx]), 1e-300)
-        return [("expected", f"shape {expected.shape}, e.g. {format_number(e[idx])} at index {idx}"),
-                ("got", f"{format_number(a[idx])} at index {idx}"),
-                ("wrong entries", f"{int(np.count_nonzero(wrong))} of {e.size}"),
-                ("max |error|", f"{abs_err:.2e} (relative {abs(a[idx] - e[idx]) / denom:.2e} "
-                                f"at {idx}; tolerance rtol={rtol:g}, atol={atol:g})")]
-    # mappings (e.g. gradients by parameter name): the same keys, each value compared
+        return _compare_array(expected, actual, rtol, atol)
     if isinstance(expected, Mapping):
-        if not isinstance(actual, Mapping):
-            return [("expected", f"a dict with the keys {sorted(expected)}"),
-                    ("got", describe_value(actual))]
-        if set(actual) != set(expected):
-            return [("expected", f"the keys {sorted(expected)}"),
-                    ("got", f"the keys {sorted(actual)}")]
-        for key in expected:
-            problem = compare_values(expected[key], actual[key], rtol, atol)
-            if problem is not None:
-                return [(label if label != "expected" else f"expected [{key!r}]", text)
-                        for label, text in problem]
-        return None
-    # lists and tuples of arrays or numbers: the same length, item by item
+        return _compare_mapping(expected, actual, rtol, atol)
     if isinstance(expected, (list, tuple)) and any(
             isinstance(v, (np.ndarray, list, tuple, Mapping)) or is_real_scalar(v)
             for v in expected):
-        if not isinstance(actual, (list, tuple, np.ndarray)) or len(actual) != len(expected):
-            return [("expected", f"a {type(expected).__name__} of {len(expected)} items"),
-                    ("got", describe_value(actual))]
-        for k, (e, a) in enumerate(zip(expected, actual)):
-            problem = compare_values(e, a, rtol, atol)
-            if problem is not None:
-                return [(label if label != "expected" else f"expected [{k}]", text)
-                        for label, text in problem]
-        return None
-    # anything else: equality
+        return _compare_sequence(expected, actual, rtol, atol)
     if actual != expected:
         return [("expected", describe_value(expected)), ("got", describe_value(actual))]
+    return None
+
+
+def _compare_bool(expected, actual):
+    if not isinstance(actual, (bool, np.bool_)):
+        return [("expected", f"{bool(expected)} (a bool)"), ("got", describe_value(actual))]
+    if bool(actual) != bool(expected):
+        return [("expected", str(bool(expected))), ("got", str(bool(actual)))]
+    return None
+
+
+def _compare_int(expected, actual):
+    """Integers: exact, and of the right kind."""
+    if isinstance(actual, (bool, np.bool_)) or not isinstance(actual, numbers.Integral):
+        why = ""
+        if isinstance(actual, (float, np.floating)) and float(actual).is_integer():
+            why = " (an int is expected: use integer division // instead of /)"
+        return [("expected", f"{int(expected)} (an int)"), ("got", describe_value(actual) + why)]
+    if int(actual) != int(expected):
+        return [("expected", str(int(expected))), ("got", str(int(actual)))]
+    return None
+
+
+def _compare_real(expected, actual, rtol, atol):
+    if isinstance(actual, np.ndarray) and actual.ndim > 0:
+        return [("expected", f"a number, {format_number(expected)}"),
+                ("got", f"an array of shape {actual.shape} (reduce it to one number, "
+                        "e.g. with a mean or a sum)")]
+    if not is_real_scalar(actual):
+        return [("expected", f"a number, {format_number(expected)}"),
+                ("got", describe_value(actual))]
+    a, e = float(actual), float(expected)
+    if not np.isfinite(a) and np.isfinite(e):
+        return [("expected", format_number(e)),
+                ("got", f"{a} (overflow or an invalid operation, e.g. log(0) or inf - inf)")]
+    if not abs(a - e) <= atol + rtol * abs(e):
+        return [("expected", format_number(e)), ("got", format_number(a)),
+                ("error", f"{abs(a - e):.2e} (tolerance {atol + rtol * abs(e):.1e})")]
+    return None
+
+
+def _array_kind_problem(expected, actual):
+    """The array ``actual`` as a NumPy array, or the report lines when it is the wrong kind."""
+    if actual is None or isinstance(actual, (str, bytes, dict)):
+        return None, [("expected", f"an array of shape {expected.shape}"),
+                      ("got", describe_value(actual))]
+    try:
+        arr = np.asarray(actual)
+    except Exception:  # ragged lists and the like
+        return None, [("expected", f"an array of shape {expected.shape}"),
+                      ("got", describe_value(actual))]
+    if arr.dtype.kind not in "biuf":
+        return None, [("expected", f"an array of numbers of shape {expected.shape}"),
+                      ("got", f"an array of dtype {arr.dtype}")]
+    if arr.shape != expected.shape:
+        lines = [("expected", f"shape {expected.shape}"), ("got", f"shape {arr.shape}")]
+        if arr.ndim == 2 and arr.shape == expected.shape[::-1]:
+            lines.append(("note", "the shape is transposed"))
+        elif arr.size == expected.size:
+            lines.append(("note", "same number of entries: a wrong reshape or transpose?"))
+        return None, lines
+    if expected.dtype.kind in "biu" and arr.dtype.kind == "f":
+        return None, [("expected", f"an integer array ({expected.dtype})"),
+                      ("got", f"a float array ({arr.dtype})")]
+    return arr, None
+
+
+def _compare_array(expected, actual, rtol, atol):
+    arr, problem = _array_kind_problem(expected, actual)
+    if problem is not None or arr.size == 0:
+        return problem
+    a = arr.astype(np.float64)
+    e = expected.astype(np.float64)
+    bad_nonfinite = ~np.isfinite(a) & np.isfinite(e)
+    if np.any(bad_nonfinite):
+        idx = tuple(int(i) for i in np.argwhere(bad_nonfinite)[0])
+        count = int(np.count_nonzero(bad_nonfinite))
+        return [("expected", f"finite values, shape {expected.shape}"),
+                ("got", f"{count} NaN or infinite value(s), the first at index {idx}: "
+                        f"{a[idx]} where {format_number(e[idx])} was expected"),
+                ("note", "an overflow (exp of a large number?) or an invalid operation "
+                         "(log(0), 0/0, inf - inf)")]
+    excess = np.abs(a - e) - (atol + rtol * np.abs(e))
+    wrong = excess > 0
+    if not np.any(wrong):
+        return None
+    idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(excess)), e.shape))
+    abs_err = float(np.max(np.abs(a - e)))
+    denom = max(abs(e[idx]), 1e-300)
+    return [("expected", f"shape {expected.shape}, e.g. {format_number(e[idx])} at index {idx}"),
+            ("got", f"{format_number(a[idx])} at index {idx}"),
+            ("wrong entries", f"{int(np.count_nonzero(wrong))} of {e.size}"),
+            ("max |error|", f"{abs_err:.2e} (relative {abs(a[idx] - e[idx]) / denom:.2e} "
+                            f"at {idx}; tolerance rtol={rtol:g}, atol={atol:g})")]
+
+
+def _compare_mapping(expected, actual, rtol, atol):
+    """Mappings (e.g. gradients by parameter name): the same keys, each value compared."""
+    if not isinstance(actual, Mapping):
+        return [("expected", f"a dict with the keys {sorted(expected)}"),
+                ("got", describe_value(actual))]
+    if set(actual) != set(expected):
+        return [("expected", f"the keys {sorted(expected)}"),
+                ("got", f"the keys {sorted(actual)}")]
+    for key in expected:
+        problem = compare_values(expected[key], actual[key], rtol, atol)
+        if problem is not None:
+            return [(label if label != "expected" else f"expected [{key!r}]", text)
+                    for label, text in problem]
+    return None
+
+
+def _compare_sequence(expected, actual, rtol, atol):
+    """Lists and tuples of arrays or numbers: the same length, item by item."""
+    if not isinstance(actual, (list, tuple, np.ndarray)) or len(actual) != len(expected):
+        return [("expected", f"a {type(expected).__name__} of {len(expected)} items"),
+                ("got", describe_value(actual))]
+    for k, (e, a) in enumerate(zip(expected, actual)):
+        problem = compare_values(e, a, rtol, atol)
+        if problem is not None:
+            return [(label if label != "expected" else f"expected [{k}]", text)
+                    for label, text in problem]
     return None
 
 
