@@ -23,6 +23,8 @@ import numpy as np
 __all__ = [
     "NonFiniteError",
     "as_float_array",
+    "as_batch",
+    "as_target_like",
     "check_finite",
     "check_same_shape",
     "check_same_dtype",
@@ -106,6 +108,24 @@ def as_float_array(x, name: str, *, ndim=None, dtype=None, finite: bool = True,
     if finite:
         check_finite(arr, name)
     return arr
+
+
+def as_batch(x, name: str, ndim=None) -> np.ndarray:
+    """A finite float array with at least one dimension (the batch) and one element."""
+    arr = as_float_array(x, name, ndim=ndim)
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must have at least 1 dimension (the batch), got a scalar")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    return arr
+
+
+def as_target_like(target, pred: np.ndarray, pred_name: str,
+                   name: str = "target") -> np.ndarray:
+    """``target`` validated to the shape of ``pred`` and converted to its dtype."""
+    t = as_float_array(target, name)
+    check_same_shape(pred, pred_name, t, name)
+    return t.astype(pred.dtype, copy=False)
 
 
 def check_ndim(arr: np.ndarray, name: str, ndim) -> None:

@@ -144,7 +144,10 @@ class Conv2dCache(NamedTuple):
 
 @njit(cache=True)
 def _conv2d_forward_naive(xp, w, b, sh, sw, out):
-    """``out[n, f, i, j] = b[f] + sum_{c, kh, kw} w[f, c, kh, kw] * xp[n, c, i*sh + kh, j*sw + kw]``."""
+    """``out[n, f, i, j] = b[f] + sum_{c, kh, kw} w[f, c, kh, kw] * xp[n, c, h, v]``.
+
+    Here ``h = i*sh + kh`` and ``v = j*sw + kw``.
+    """
     N, F, Ho, Wo = out.shape
     C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
     for n in range(N):
@@ -155,7 +158,8 @@ def _conv2d_forward_naive(xp, w, b, sh, sw, out):
                     for c in range(C):
                         for kh in range(KH):
                             for kw in range(KW):
-                                total += w[f, c, kh, kw] * xp[n, c, i * sh + kh, j * sw + kw]
+                                total += (w[f, c, kh, kw]
+                                          * xp[n, c, i * sh + kh, j * sw + kw])
                     out[n, f, i, j] = total
 
 
@@ -267,17 +271,20 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, algorithm="auto"):
     N, C, H, W = x.shape
     F, Cw, KH, KW = w.shape
     if min(C, H, W) < 1:
-        raise ValueError(f"x must have at least one channel, row and column, got shape {x.shape}")
+        raise ValueError(f"x must have at least one channel, row and column, "
+                         f"got shape {x.shape}")
     if min(F, KH, KW) < 1:
-        raise ValueError(f"w must have at least one filter, row and column, got shape {w.shape}")
+        raise ValueError(f"w must have at least one filter, row and column, "
+                         f"got shape {w.shape}")
     if Cw != C:
-        raise ValueError(f"w must have shape (F, C, KH, KW) with C = x.shape[1] = {C} input "
-                         f"channels, got {w.shape}")
+        raise ValueError(f"w must have shape (F, C, KH, KW) with C = x.shape[1] = {C} "
+                         f"input channels, got {w.shape}")
     if b.shape != (F,):
-        raise ValueError(f"b must have shape (F,) = ({F},), one bias per filter, got {b.shape}")
+        raise ValueError(f"b must have shape (F,) = ({F},), one bias per filter, "
+                         f"got {b.shape}")
     if KH > H + 2 * ph or KW > W + 2 * pw:
-        raise ValueError(f"w: kernel size {(KH, KW)} must not exceed the padded input size "
-                         f"(H + 2*ph, W + 2*pw) = {(H + 2 * ph, W + 2 * pw)}")
+        raise ValueError(f"w: kernel size {(KH, KW)} must not exceed the padded input "
+                         f"size (H + 2*ph, W + 2*pw) = {(H + 2 * ph, W + 2 * pw)}")
     algorithm = _resolve_algorithm(algorithm, x.shape, w.shape)
     Ho = conv_output_size(H, KH, sh, ph)
     Wo = conv_output_size(W, KW, sw, pw)
@@ -336,8 +343,9 @@ def conv2d_backward(dout, cache: Conv2dCache):
     Wo = conv_output_size(W, KW, sw, pw)
     dout = as_float_array(dout, "dout", contiguous=True)
     if dout.shape != (N, F, Ho, Wo):
-        raise ValueError(f"dout must have shape (N, F, H_out, W_out) = {(N, F, Ho, Wo)}, the "
-                         f"shape of the forward output, got {dout.shape}")
+        raise ValueError(f"dout must have shape (N, F, H_out, W_out) = "
+                         f"{(N, F, Ho, Wo)}, the shape of the forward output, "
+                         f"got {dout.shape}")
     if dout.dtype != w.dtype:
         raise ValueError(f"dout must have the dtype of the forward pass ({w.dtype}), "
                          f"got {dout.dtype}")
@@ -359,7 +367,8 @@ def conv2d_backward(dout, cache: Conv2dCache):
 
 
 def _resolve_algorithm(algorithm, x_shape, w_shape) -> str:
-    """The algorithm to run: ``"auto"`` resolved, ``"gemm"`` without OpenBLAS -> ``"im2col"``."""
+    """The algorithm to run: ``"auto"`` resolved, and ``"gemm"`` without OpenBLAS
+    replaced by ``"im2col"``."""
     if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     if algorithm == "auto":
@@ -370,15 +379,17 @@ def _resolve_algorithm(algorithm, x_shape, w_shape) -> str:
 
 
 def _check_cache(cache) -> Conv2dCache:
-    """Check that ``cache`` is a consistent :class:`Conv2dCache` (the kernels trust it)."""
+    """Check that ``cache`` is a consistent :class:`Conv2dCache` (kernels trust it)."""
     if not isinstance(cache, Conv2dCache):
         raise TypeError(f"cache must be the Conv2dCache returned by conv2d_forward, "
                         f"got {type(cache).__name__}")
     xp, w, stride, padding, x_shape, algorithm, cols = cache
     ok = (isinstance(xp, np.ndarray) and isinstance(w, np.ndarray) and xp.ndim == 4
-          and w.ndim == 4 and xp.dtype == w.dtype and xp.dtype.type in (np.float32, np.float64)
+          and w.ndim == 4 and xp.dtype == w.dtype
+          and xp.dtype.type in (np.float32, np.float64)
           and xp.flags.c_contiguous and w.flags.c_contiguous
-          and algorithm in ALGORITHMS[1:] and (algorithm != "gemm" or _blas.BLAS_AVAILABLE))
+          and algorithm in ALGORITHMS[1:]
+          and (algorithm != "gemm" or _blas.BLAS_AVAILABLE))
     if ok:
         try:
             (sh, sw), (ph, pw) = (int(s) for s in stride), (int(p) for p in padding)
@@ -396,6 +407,6 @@ def _check_cache(cache) -> Conv2dCache:
             ok = (isinstance(cols, np.ndarray) and cols.dtype == w.dtype
                   and cols.shape == (C * KH * KW, N * Ho * Wo))
     if not ok:
-        raise ValueError("cache must be the unchanged Conv2dCache returned by conv2d_forward "
-                         "(its fields are inconsistent)")
+        raise ValueError("cache must be the unchanged Conv2dCache returned by "
+                         "conv2d_forward (its fields are inconsistent)")
     return Conv2dCache(xp, w, (sh, sw), (ph, pw), (N, C, H, W), algorithm, cols)

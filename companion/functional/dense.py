@@ -65,10 +65,10 @@ class DenseCache(NamedTuple):
 
 
 def _check_dtype(arr: np.ndarray, name: str, dtype: np.dtype, ref_name: str) -> None:
-    """Raise ``ValueError`` unless ``arr`` has the float dtype of the reference array."""
+    """Raise ``ValueError`` unless ``arr`` has the float dtype of the reference."""
     if arr.dtype != dtype:
-        raise ValueError(f"{name} must have the dtype of {ref_name} ({dtype}), got {arr.dtype}; "
-                         f"convert one of them with .astype(...)")
+        raise ValueError(f"{name} must have the dtype of {ref_name} ({dtype}), "
+                         f"got {arr.dtype}; convert one of them with .astype(...)")
 
 
 def dense_forward(x, w, b):
@@ -110,8 +110,8 @@ def dense_forward(x, w, b):
     _check_dtype(w, "w", x.dtype, "x")
     _check_dtype(b, "b", x.dtype, "x")
     if w.shape[0] != x.shape[1]:
-        raise ValueError(f"w must have shape (D, M) with D = x.shape[1] = {x.shape[1]}, "
-                         f"got {w.shape}")
+        raise ValueError(f"w must have shape (D, M) with D = x.shape[1] = "
+                         f"{x.shape[1]}, got {w.shape}")
     if b.shape != (w.shape[1],):
         raise ValueError(f"b must have shape (M,) with M = w.shape[1] = {w.shape[1]}, "
                          f"got {b.shape}")

@@ -7,8 +7,9 @@ logits), with their shape and dtype. Backpropagation starts from ``grad``.
 
 * **MSE** (均方误差): :math:`L = \\frac1n\\sum_k (\\hat y_k - y_k)^2`, gradient
   :math:`\\frac2n(\\hat y - y)` (:func:`mse_loss`);
-* **smooth L1** (平滑L1损失): :math:`L = \\frac1n\\sum_k \\ell_\\beta(\\hat y_k - y_k)`,
-  gradient :math:`\\frac1n \\ell_\\beta'(\\hat y - y)` (:func:`smooth_l1_loss`);
+* **smooth L1** (平滑L1损失):
+  :math:`L = \\frac1n\\sum_k \\ell_\\beta(\\hat y_k - y_k)`, gradient
+  :math:`\\frac1n \\ell_\\beta'(\\hat y - y)` (:func:`smooth_l1_loss`);
 * **cross-entropy** (交叉熵损失) from logits :math:`z`:
   :math:`L = -\\frac1N\\sum_i\\sum_c y_{ic}\\log p_{ic}`, gradient
   :math:`\\frac1N(p - y)` (:func:`cross_entropy_loss`);
@@ -57,9 +58,11 @@ from __future__ import annotations
 import numpy as np
 
 from companion._validate import (
+    as_batch,
     as_float_array,
     as_labels,
     as_positive_real,
+    as_target_like,
     check_same_shape,
     row_sum_tolerance,
 )
@@ -79,23 +82,6 @@ __all__ = [
 # Validation helpers
 # --------------------------------------------------------------------------
 
-def _as_batch(x, name: str, ndim=None) -> np.ndarray:
-    """A finite float array with at least one dimension and at least one element."""
-    arr = as_float_array(x, name, ndim=ndim)
-    if arr.ndim == 0:
-        raise ValueError(f"{name} must have at least 1 dimension (the batch), got a scalar")
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
-    return arr
-
-
-def _as_target_like(target, pred: np.ndarray, pred_name: str) -> np.ndarray:
-    """``target`` validated to the shape of ``pred`` and converted to its dtype."""
-    t = as_float_array(target, "target")
-    check_same_shape(pred, pred_name, t, "target")
-    return t.astype(pred.dtype, copy=False)
-
-
 def _check_unit_interval(arr: np.ndarray, name: str, what: str) -> None:
     if np.any(arr < 0) or np.any(arr > 1):
         raise ValueError(f"{name} must be {what} in [0, 1], "
@@ -108,7 +94,8 @@ def _check_rows_sum_to_one(arr: np.ndarray, name: str) -> None:
     if np.any(dev > tol):
         i = int(np.argmax(dev))
         raise ValueError(f"{name} rows must sum to 1 (within {tol:.1e}), "
-                         f"got row {i} summing to {float(np.sum(arr[i], dtype=np.float64)):.6g}")
+                         f"got row {i} summing to "
+                         f"{float(np.sum(arr[i], dtype=np.float64)):.6g}")
 
 
 def _as_class_target(target, rows: np.ndarray, rows_name: str):
@@ -119,14 +106,15 @@ def _as_class_target(target, rows: np.ndarray, rows_name: str):
     (e.g. one-hot) matrix.
     """
     if target is None or isinstance(target, (str, bytes)):
-        raise TypeError("target must be integer labels (N,) or a probability matrix (N, C), "
-                        f"got {type(target).__name__}")
+        raise TypeError("target must be integer labels (N,) or a probability matrix "
+                        f"(N, C), got {type(target).__name__}")
     N, C = rows.shape
     t = np.asarray(target)
     if t.ndim == 1:
         if t.shape[0] != N:
             raise ValueError(f"{rows_name} and target must have the same batch size, "
-                             f"got {N} rows in {rows_name} and {t.shape[0]} labels in target")
+                             f"got {N} rows in {rows_name} and {t.shape[0]} labels "
+                             f"in target")
         return "labels", as_labels(t, "target", n=N, num_classes=C)
     if t.ndim == 2:
         y = as_float_array(t, "target", ndim=2)
@@ -134,8 +122,8 @@ def _as_class_target(target, rows: np.ndarray, rows_name: str):
         _check_unit_interval(y, "target", "probabilities")
         _check_rows_sum_to_one(y, "target")
         return "probs", y.astype(rows.dtype, copy=False)
-    raise ValueError("target must be integer labels of shape (N,) or a probability matrix "
-                     f"of shape (N, C) = {rows.shape}, got shape {t.shape}")
+    raise ValueError("target must be integer labels of shape (N,) or a probability "
+                     f"matrix of shape (N, C) = {rows.shape}, got shape {t.shape}")
 
 
 def _mean(values: np.ndarray) -> float:
@@ -161,8 +149,8 @@ def cross_entropy_loss(logits, target):
     The gradient is the softmax Jacobian contracted with
     :math:`-y / (N p)`; every :math:`1/p` cancels (see
     :func:`companion.functional.softmax_ops.softmax_backward`). The value uses
-    :math:`\\log p = ` :func:`companion.functional.softmax_ops.log_softmax`, so it is finite
-    and exact for any finite logits (magnitude :math:`10^4` included), where
+    :math:`\\log p = ` :func:`companion.functional.softmax_ops.log_softmax`, so it is
+    finite and exact for any finite logits (magnitude :math:`10^4` included), where
     ``-log(softmax(z))`` would give ``inf``; the only exception is a target
     class whose logit lies more than the largest float (about 1.8e308, 3.4e38
     in float32) below the row's maximum, whose true loss exceeds the float
@@ -191,16 +179,18 @@ def cross_entropy_loss(logits, target):
     --------
     log_loss : the same quantity from probabilities instead of logits.
     """
-    logits = _as_batch(logits, "logits", ndim=2)
+    logits = as_batch(logits, "logits", ndim=2)
     N, C = logits.shape
     if C == 0:
-        raise ValueError(f"logits must have at least one class, got shape {logits.shape}")
+        raise ValueError(f"logits must have at least one class, "
+                         f"got shape {logits.shape}")
     kind, y = _as_class_target(target, logits, "logits")
     log_p = log_softmax(logits, axis=-1)
     grad = np.exp(log_p)                                  # p = softmax(logits)
     if kind == "labels":
         rows = np.arange(N)
-        value = 0.0 - float(np.sum(log_p[rows, y], dtype=np.float64)) / N    # 0.0 - : no -0.0
+        # 0.0 - : no -0.0
+        value = 0.0 - float(np.sum(log_p[rows, y], dtype=np.float64)) / N
         grad[rows, y] -= 1
     else:
         # y * log p, with 0 * log p = 0 where y = 0 (the convention 0 log 0 = 0):
@@ -213,7 +203,8 @@ def cross_entropy_loss(logits, target):
 
 
 def binary_cross_entropy_loss(logits, target):
-    """Binary cross-entropy from logits (logistic loss, 对数似然损失), and its gradient.
+    """Binary cross-entropy from logits (logistic loss, 对数似然损失), and its
+    gradient.
 
     For a logit :math:`z` (the model predicts :math:`\\sigma(z) = 1/(1+e^{-z})`
     for the positive class) and a target :math:`t \\in [0, 1]`,
@@ -251,8 +242,8 @@ def binary_cross_entropy_loss(logits, target):
     grad : ndarray, shape and dtype of ``logits``
         :math:`(\\sigma(z) - t) / n`.
     """
-    z = _as_batch(logits, "logits")
-    t = _as_target_like(target, z, "logits")
+    z = as_batch(logits, "logits")
+    t = as_target_like(target, z, "logits")
     _check_unit_interval(t, "target", "probabilities (or 0/1 labels)")
     soft = np.log1p(np.exp(-np.abs(z)))                  # log(1 + e^{-|z|})
     values = np.maximum(z, 0) - t * z + soft
@@ -309,7 +300,7 @@ def log_loss(probs, target, eps="auto"):
     grad : ndarray, shape ``(N, C)``, dtype of ``probs``
         :math:`\\partial L / \\partial p`.
     """
-    probs = _as_batch(probs, "probs", ndim=2)
+    probs = as_batch(probs, "probs", ndim=2)
     N, C = probs.shape
     if C == 0:
         raise ValueError(f"probs must have at least one class, got shape {probs.shape}")
@@ -333,7 +324,7 @@ def _nll_of_probabilities(probs, kind, y, eps):
     """
     N = probs.shape[0]
     clipped = np.clip(probs, eps, 1 - eps)
-    inside = (probs >= eps) & (probs <= 1 - eps)          # where clip passes the gradient
+    inside = (probs >= eps) & (probs <= 1 - eps)  # where clip passes the gradient
     grad = np.zeros_like(probs)
     if kind == "labels":
         rows = np.arange(N)

@@ -59,8 +59,8 @@ from companion._validate import as_float_array, as_pair
 
 apply_thread_policy()
 
-__all__ = ["MaxPool2dCache", "AvgPool2dCache", "max_pool2d_forward", "max_pool2d_backward",
-           "avg_pool2d_forward", "avg_pool2d_backward"]
+__all__ = ["MaxPool2dCache", "AvgPool2dCache", "max_pool2d_forward",
+           "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
 
 
 class MaxPool2dCache(NamedTuple):
@@ -115,7 +115,8 @@ class AvgPool2dCache(NamedTuple):
 
 @njit(cache=True, parallel=True)
 def _max_pool_forward(x, KH, KW, sh, sw, out, argmax):
-    """``out[n, c, i, j]`` = max of the window; ``argmax`` = flat index ``h*W + w`` of the first max."""
+    """``out[n, c, i, j]`` = max of the window; ``argmax`` = flat index ``h*W + w``
+    of the first max."""
     N, C, Ho, Wo = out.shape
     W = x.shape[3]
     for task in prange(N * C):
@@ -141,7 +142,8 @@ def _max_pool_forward(x, KH, KW, sh, sw, out, argmax):
 
 @njit(cache=True, parallel=True)
 def _max_pool_backward(dout, argmax, dx):
-    """``dx`` (overwritten): each ``dout[n, c, i, j]`` is added at its window's argmax."""
+    """``dx`` (overwritten): each ``dout[n, c, i, j]`` is added at its window's
+    argmax."""
     N, C, Ho, Wo = dout.shape
     H, W = dx.shape[2], dx.shape[3]
     for task in prange(N * C):
@@ -175,7 +177,8 @@ def _avg_pool_forward(x, KH, KW, sh, sw, out):
 
 @njit(cache=True, parallel=True)
 def _avg_pool_backward(dout, KH, KW, sh, sw, dx):
-    """``dx`` (overwritten): each ``dout[n, c, i, j] / (KH*KW)`` is added to its whole window."""
+    """``dx`` (overwritten): each ``dout[n, c, i, j] / (KH*KW)`` is added to its
+    whole window."""
     N, C, Ho, Wo = dout.shape
     H, W = dx.shape[2], dx.shape[3]
     scale = 1.0 / (KH * KW)
@@ -198,13 +201,15 @@ def _avg_pool_backward(dout, KH, KW, sh, sw, dx):
 # ---------------------------------------------------------------------------
 
 def _pool_setup(x, size, stride):
-    """Validate a pooling call; return ``x``, ``(KH, KW)``, ``(sh, sw)``, ``(Ho, Wo)``."""
+    """Validate a pooling call; return ``x``, ``(KH, KW)``, ``(sh, sw)``,
+    ``(Ho, Wo)``."""
     x = as_float_array(x, "x", ndim=4, contiguous=True)
     KH, KW = as_pair(size, "size", minimum=1)
     sh, sw = (KH, KW) if stride is None else as_pair(stride, "stride", minimum=1)
     N, C, H, W = x.shape
     if min(C, H, W) < 1:
-        raise ValueError(f"x must have at least one channel, row and column, got shape {x.shape}")
+        raise ValueError(f"x must have at least one channel, row and column, "
+                         f"got shape {x.shape}")
     if KH > H or KW > W:
         raise ValueError(f"size {(KH, KW)}: the pooling window must fit in the input "
                          f"(H, W) = {(H, W)}")
@@ -214,27 +219,32 @@ def _pool_setup(x, size, stride):
 
 
 def _backward_setup(dout, cache, cache_type, forward_name):
-    """Validate ``cache`` (the kernels trust it) and ``dout``; return ``dout`` as an array."""
+    """Validate ``cache`` (the kernels trust it) and ``dout``; return ``dout`` as an
+    array."""
     if not isinstance(cache, cache_type):
-        raise TypeError(f"cache must be the {cache_type.__name__} returned by {forward_name}, "
-                        f"got {type(cache).__name__}")
+        raise TypeError(f"cache must be the {cache_type.__name__} returned by "
+                        f"{forward_name}, got {type(cache).__name__}")
     try:
         N, C, H, W = (int(s) for s in cache.x_shape)
-        (KH, KW), (sh, sw) = (int(s) for s in cache.size), (int(s) for s in cache.stride)
+        (KH, KW), (sh, sw) = ((int(s) for s in cache.size),
+                              (int(s) for s in cache.stride))
         dtype = np.dtype(cache.dtype)
     except (TypeError, ValueError):
-        raise ValueError(f"cache must be the unchanged {cache_type.__name__} returned by "
-                         f"{forward_name} (its fields are inconsistent)") from None
-    expected = (N, C, (H - KH) // sh + 1, (W - KW) // sw + 1) if min(sh, sw) >= 1 else None
+        raise ValueError(f"cache must be the unchanged {cache_type.__name__} "
+                         f"returned by {forward_name} (its fields are inconsistent)"
+                         ) from None
+    expected = ((N, C, (H - KH) // sh + 1, (W - KW) // sw + 1)
+                if min(sh, sw) >= 1 else None)
     if (expected is None or min(N, C, H, W) < 0 or not 1 <= KH <= max(H, 1)
             or not 1 <= KW <= max(W, 1) or dtype.type not in (np.float32, np.float64)
-            or (cache_type is MaxPool2dCache and not _valid_argmax(cache.argmax, expected, H * W))):
-        raise ValueError(f"cache must be the unchanged {cache_type.__name__} returned by "
-                         f"{forward_name} (its fields are inconsistent)")
+            or (cache_type is MaxPool2dCache
+                and not _valid_argmax(cache.argmax, expected, H * W))):
+        raise ValueError(f"cache must be the unchanged {cache_type.__name__} "
+                         f"returned by {forward_name} (its fields are inconsistent)")
     dout = as_float_array(dout, "dout", contiguous=True)
     if dout.shape != expected:
-        raise ValueError(f"dout must have shape (N, C, H_out, W_out) = {expected}, the shape "
-                         f"of the forward output, got {dout.shape}")
+        raise ValueError(f"dout must have shape (N, C, H_out, W_out) = {expected}, "
+                         f"the shape of the forward output, got {dout.shape}")
     if dout.dtype != dtype:
         raise ValueError(f"dout must have the dtype of the forward pass ({dtype}), "
                          f"got {dout.dtype}; convert it with .astype(...)")
@@ -242,7 +252,8 @@ def _backward_setup(dout, cache, cache_type, forward_name):
 
 
 def _valid_argmax(argmax, shape, plane_size) -> bool:
-    """``argmax`` is a C-contiguous int64 array of ``shape`` with values in ``[0, plane_size)``."""
+    """``argmax`` is a C-contiguous int64 array of ``shape`` with values in
+    ``[0, plane_size)``."""
     return (isinstance(argmax, np.ndarray) and argmax.dtype == np.int64
             and argmax.shape == shape and argmax.flags.c_contiguous
             and (argmax.size == 0 or (int(argmax.min()) >= 0

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion._validate import as_float_array, as_positive_real, check_same_shape
+from companion._validate import as_batch, as_positive_real, as_target_like
 
 __all__ = ["mse_loss", "smooth_l1_loss"]
 
@@ -29,14 +29,8 @@ __all__ = ["mse_loss", "smooth_l1_loss"]
 def _pred_and_target(pred, target) -> tuple[np.ndarray, np.ndarray]:
     """``pred``: finite floats, at least one dimension and one element; ``target``
     of its shape, converted to its dtype."""
-    pred = as_float_array(pred, "pred")
-    if pred.ndim == 0:
-        raise ValueError("pred must have at least 1 dimension (the batch), got a scalar")
-    if pred.size == 0:
-        raise ValueError(f"pred must not be empty, got shape {pred.shape}")
-    target = as_float_array(target, "target")
-    check_same_shape(pred, "pred", target, "target")
-    return pred, target.astype(pred.dtype, copy=False)
+    pred = as_batch(pred, "pred")
+    return pred, as_target_like(target, pred, "pred")
 
 
 def _mean(values: np.ndarray) -> float:

@@ -36,7 +36,8 @@ logits is the vector-Jacobian product
 
 .. math::
 
-    \\frac{\\partial L}{\\partial z} = J^{\\top} v = p \\odot \\bigl(v - (v \\cdot p)\\,\\mathbf{1}\\bigr),
+    \\frac{\\partial L}{\\partial z} = J^{\\top} v
+    = p \\odot \\bigl(v - (v \\cdot p)\\,\\mathbf{1}\\bigr),
 
 :math:`O(C)` work instead of :math:`O(C^2)` (:func:`softmax_backward`).
 
@@ -66,8 +67,8 @@ import numpy as np
 
 from companion._validate import as_float_array, check_same_shape, row_sum_tolerance
 
-__all__ = ["softmax", "log_softmax", "softmax_jacobian", "SoftmaxCache", "softmax_forward",
-           "softmax_backward"]
+__all__ = ["softmax", "log_softmax", "softmax_jacobian", "SoftmaxCache",
+           "softmax_forward", "softmax_backward"]
 
 
 class SoftmaxCache(NamedTuple):
@@ -90,18 +91,20 @@ def _as_logits(z, name: str = "z", ndim=None) -> np.ndarray:
     """Validate logits: finite floats with at least one dimension."""
     arr = as_float_array(z, name, ndim=ndim)
     if arr.ndim == 0:
-        raise ValueError(f"{name} must have at least 1 dimension (the classes), got a scalar")
+        raise ValueError(f"{name} must have at least 1 dimension (the classes), "
+                         f"got a scalar")
     return arr
 
 
 def _as_axis(axis, arr: np.ndarray, name: str) -> int:
-    """Validate ``axis`` against ``arr`` (which must be non-empty along it); return it >= 0."""
+    """Validate ``axis`` against ``arr`` (which must be non-empty along it);
+    return it >= 0."""
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"axis must be an integer, got {axis!r}")
     axis = int(axis)
     if not -arr.ndim <= axis < arr.ndim:
-        raise ValueError(f"axis must lie in [{-arr.ndim}, {arr.ndim}) for {name} of shape "
-                         f"{arr.shape}, got {axis}")
+        raise ValueError(f"axis must lie in [{-arr.ndim}, {arr.ndim}) for {name} of "
+                         f"shape {arr.shape}, got {axis}")
     axis %= arr.ndim
     if arr.shape[axis] == 0:
         raise ValueError(f"{name} must have at least one class along axis {axis}, "
@@ -154,7 +157,10 @@ def softmax(z, axis=-1):
 def log_softmax(z, axis=-1):
     """Numerically stable log-softmax (log-sum-exp trick) along ``axis``.
 
-    .. math:: \\log p_i = (z_i - m) - \\log \\sum_k e^{z_k - m}, \\qquad m = \\max_k z_k.
+    .. math::
+
+        \\log p_i = (z_i - m) - \\log \\sum_k e^{z_k - m},
+        \\qquad m = \\max_k z_k.
 
     Computing ``np.log(softmax(z))`` instead would return ``-inf`` wherever a
     probability underflows to 0 (logit gaps beyond about 745 in float64); this
@@ -188,7 +194,8 @@ def log_softmax(z, axis=-1):
 # --------------------------------------------------------------------------
 
 def softmax_jacobian(z):
-    """The softmax Jacobian :math:`J_{ij} = \\partial p_i / \\partial z_j = p_i(\\delta_{ij} - p_j)`.
+    """The softmax Jacobian
+    :math:`J_{ij} = \\partial p_i / \\partial z_j = p_i(\\delta_{ij} - p_j)`.
 
     In matrix form :math:`J = \\operatorname{diag}(p) - p\\,p^{\\top}`: symmetric,
     every row and column sums to 0. Built explicitly for teaching and testing;
@@ -243,7 +250,8 @@ def softmax_backward(dout, cache: SoftmaxCache):
 
     .. math::
 
-        \\frac{\\partial L}{\\partial z_j} = \\sum_i v_i \\frac{\\partial p_i}{\\partial z_j}
+        \\frac{\\partial L}{\\partial z_j}
+        = \\sum_i v_i \\frac{\\partial p_i}{\\partial z_j}
         = p_j \\Bigl(v_j - \\sum_i v_i p_i\\Bigr),
 
     row by row, in :math:`O(C)` work and memory: the :math:`C \\times C`
@@ -278,15 +286,16 @@ def softmax_backward(dout, cache: SoftmaxCache):
         output.
     """
     if not isinstance(cache, SoftmaxCache):
-        raise TypeError("cache must be the SoftmaxCache returned by softmax_forward (or "
-                        f"SoftmaxCache(p) for probabilities p), got {type(cache).__name__}; "
-                        "softmax_backward(dp, p) is now softmax_backward(dp, SoftmaxCache(p))")
+        raise TypeError("cache must be the SoftmaxCache returned by softmax_forward "
+                        "(or SoftmaxCache(p) for probabilities p), "
+                        f"got {type(cache).__name__}; softmax_backward(dp, p) is now "
+                        "softmax_backward(dp, SoftmaxCache(p))")
     p = as_float_array(cache.p, "p", ndim=(1, 2))
     dout = as_float_array(dout, "dout", ndim=(1, 2))
     check_same_shape(dout, "dout", p, "p")
     if dout.dtype != p.dtype:
-        raise ValueError(f"dout must have the dtype of p ({p.dtype}), got {dout.dtype}; "
-                         "convert it with .astype(...)")
+        raise ValueError(f"dout must have the dtype of p ({p.dtype}), "
+                         f"got {dout.dtype}; convert it with .astype(...)")
     _check_probabilities(p)
     inner = np.sum(dout * p, axis=-1, keepdims=True)      # <v, p> per row
     return p * (dout - inner)
@@ -302,5 +311,6 @@ def _check_probabilities(p: np.ndarray) -> None:
     tol = row_sum_tolerance(p.dtype)
     dev = np.abs(np.sum(p, axis=-1, dtype=np.float64) - 1.0)
     if np.any(dev > tol):
-        raise ValueError(f"p must be a softmax output whose rows sum to 1 (within {tol:.1e}), "
-                         f"got a row off by {float(np.max(dev)):.3g}")
+        raise ValueError(f"p must be a softmax output whose rows sum to 1 "
+                         f"(within {tol:.1e}), got a row off by "
+                         f"{float(np.max(dev)):.3g}")

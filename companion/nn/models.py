@@ -1,4 +1,5 @@
-"""The two networks of the source documents, as :class:`~companion.nn.sequential.Sequential` models.
+"""The two networks of the source documents, as
+:class:`~companion.nn.sequential.Sequential` models.
 
 * :func:`lenet5`: document 2's PyTorch LeNet-5 for ``1 x 32 x 32`` images.
 * :func:`cnn_32x32x3`: document 1's network for ``32 x 32 x 3`` images, with
@@ -35,24 +36,25 @@ that suits it (He for the ReLU family, Xavier for the saturating ones)."""
 
 
 def lenet5(*, rng=None, dtype=np.float32, activation="relu") -> Sequential:
-    """LeNet-5 as in document 2 (``class CNN(nn.Module)``), for ``(N, 1, 32, 32)`` input.
+    """LeNet-5 as in document 2 (``class CNN(nn.Module)``), for ``(N, 1, 32, 32)``
+    input.
 
-    ==========  ==========================================  ==================  =========
-    name        layer                                       output (1 sample)   params
-    ==========  ==========================================  ==================  =========
-    conv1       Conv2d(1, 6, 5)                             (6, 28, 28)         156
-    relu1       ReLU                                        (6, 28, 28)
-    pool1       MaxPool2d(2)                                (6, 14, 14)
-    conv2       Conv2d(6, 16, 5)                            (16, 10, 10)        2,416
-    relu2       ReLU                                        (16, 10, 10)
-    pool2       MaxPool2d(2)                                (16, 5, 5)
-    flatten1    Flatten (``x.view(-1, 16 * 5 * 5)``)        (400,)
-    fc1         Dense(400, 120)                             (120,)              48,120
-    relu3       ReLU                                        (120,)
-    fc2         Dense(120, 84)                              (84,)               10,164
-    relu4       ReLU                                        (84,)
-    fc3         Dense(84, 10)                               (10,) logits        850
-    ==========  ==========================================  ==================  =========
+    ========  ====================================  =================  ======
+    name      layer                                 output (1 sample)  params
+    ========  ====================================  =================  ======
+    conv1     Conv2d(1, 6, 5)                       (6, 28, 28)        156
+    relu1     ReLU                                  (6, 28, 28)
+    pool1     MaxPool2d(2)                          (6, 14, 14)
+    conv2     Conv2d(6, 16, 5)                      (16, 10, 10)       2,416
+    relu2     ReLU                                  (16, 10, 10)
+    pool2     MaxPool2d(2)                          (16, 5, 5)
+    flatten1  Flatten (``x.view(-1, 16 * 5 * 5)``)  (400,)
+    fc1       Dense(400, 120)                       (120,)             48,120
+    relu3     ReLU                                  (120,)
+    fc2       Dense(120, 84)                        (84,)              10,164
+    relu4     ReLU                                  (84,)
+    fc3       Dense(84, 10)                         (10,) logits       850
+    ========  ====================================  =================  ======
 
     61,706 parameters in all. (``activation="tanh"`` names the activations
     ``tanh1`` ... ``tanh4``, and so on.)
@@ -95,7 +97,8 @@ def lenet5(*, rng=None, dtype=np.float32, activation="relu") -> Sequential:
     rng = as_generator(rng)
     dtype = as_float_dtype(dtype)
     if not isinstance(activation, str) or activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, "
+                         f"got {activation!r}")
     act, init = ACTIVATIONS[activation]
     kw = {"init": init, "rng": rng, "dtype": dtype}
     return Sequential(
@@ -111,21 +114,21 @@ def lenet5(*, rng=None, dtype=np.float32, activation="relu") -> Sequential:
 def cnn_32x32x3(*, rng=None, dtype=np.float32, dropout=0.5) -> Sequential:
     """Document 1's convolutional network, corrected, for ``(N, 3, 32, 32)`` input.
 
-    ==========  ==========================================  ==================  =========
-    name        layer                                       output (1 sample)   params
-    ==========  ==========================================  ==================  =========
-    conv1       Conv2d(3, 32, 3, padding="same")            (32, 32, 32)        896
-    relu1       ReLU                                        (32, 32, 32)
-    pool1       MaxPool2d(2)                                (32, 16, 16)
-    conv2       Conv2d(32, 64, 3, padding="same")           (64, 16, 16)        18,496
-    relu2       ReLU                                        (64, 16, 16)
-    pool2       MaxPool2d(2)                                (64, 8, 8)
-    flatten1    Flatten                                     (4096,)
-    fc1         Dense(4096, 128)                            (128,)              524,416
-    relu3       ReLU                                        (128,)
-    dropout1    Dropout(p=dropout)                          (128,)
-    fc2         Dense(128, 10)                              (10,) logits        1,290
-    ==========  ==========================================  ==================  =========
+    ========  =================================  =================  =======
+    name      layer                              output (1 sample)  params
+    ========  =================================  =================  =======
+    conv1     Conv2d(3, 32, 3, padding="same")   (32, 32, 32)       896
+    relu1     ReLU                               (32, 32, 32)
+    pool1     MaxPool2d(2)                       (32, 16, 16)
+    conv2     Conv2d(32, 64, 3, padding="same")  (64, 16, 16)       18,496
+    relu2     ReLU                               (64, 16, 16)
+    pool2     MaxPool2d(2)                       (64, 8, 8)
+    flatten1  Flatten                            (4096,)
+    fc1       Dense(4096, 128)                   (128,)             524,416
+    relu3     ReLU                               (128,)
+    dropout1  Dropout(p=dropout)                 (128,)
+    fc2       Dense(128, 10)                     (10,) logits       1,290
+    ========  =================================  =================  =======
 
     545,098 parameters in all.
 

@@ -24,10 +24,11 @@ def _adam_kernel(w, g, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
     bias_correction2_sqrt = math.sqrt(bias_correction2)
     for i in range(w.size):
         if decoupled:
-            w[i] = w[i] * (1.0 - lr * weight_decay)     # AdamW: theta <- theta (1 - eta lambda)
+            # AdamW: theta <- theta (1 - eta lambda)
+            w[i] = w[i] * (1.0 - lr * weight_decay)
             d = g[i]
         else:
-            d = g[i] + weight_decay * w[i]              # Adam: g_t = grad + lambda theta
+            d = g[i] + weight_decay * w[i]  # Adam: g_t = grad + lambda theta
         exp_avg[i] = beta1 * exp_avg[i] + (1.0 - beta1) * d           # m_t
         exp_avg_sq[i] = beta2 * exp_avg_sq[i] + (1.0 - beta2) * d * d  # v_t
         denom = math.sqrt(exp_avg_sq[i]) / bias_correction2_sqrt + eps
@@ -62,7 +63,8 @@ class Adam(Optimizer):
         \theta_t &= \theta_{t-1} - \frac{\eta}{1 - \beta_1^t}\,
                     \frac{m_t}{\sqrt{v_t} / \sqrt{1 - \beta_2^t} + \epsilon}
 
-    that is :math:`\theta_t = \theta_{t-1} - \eta\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)`
+    that is
+    :math:`\theta_t = \theta_{t-1} - \eta\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)`
     with the bias-corrected moments :math:`\hat m_t = m_t / (1 - \beta_1^t)`,
     :math:`\hat v_t = v_t / (1 - \beta_2^t)`.
     """
@@ -83,7 +85,8 @@ class Adam(Optimizer):
             raise TypeError(f"betas must be a pair of floats, got {betas!r}")
         if len(betas) != 2:
             raise ValueError(f"betas must be a pair of floats, got {betas!r}")
-        self.betas = (as_probability(betas[0], "betas[0]"), as_probability(betas[1], "betas[1]"))
+        self.betas = (as_probability(betas[0], "betas[0]"),
+                      as_probability(betas[1], "betas[1]"))
         self.eps = as_real(self.eps, "eps", low=0.0, low_open=True)
         self.weight_decay = as_real(self.weight_decay, "weight_decay", low=0.0)
 
@@ -96,7 +99,8 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    r"""AdamW: Adam with decoupled weight decay (Loshchilov & Hutter, 2019); ``torch.optim.AdamW``.
+    r"""AdamW: Adam with decoupled weight decay (Loshchilov & Hutter, 2019);
+    ``torch.optim.AdamW``.
 
     Parameters
     ----------

@@ -31,7 +31,8 @@ def _rmsprop_kernel(w, g, square_avg, buf, lr, alpha, eps, momentum, weight_deca
     for i in range(w.size):
         d = g[i] + weight_decay * w[i]                                 # g_t
         square_avg[i] = alpha * square_avg[i] + (1.0 - alpha) * d * d  # v_t
-        step = d / (math.sqrt(square_avg[i]) + eps)                    # g_t / (sqrt(v_t) + eps)
+        # g_t / (sqrt(v_t) + eps)
+        step = d / (math.sqrt(square_avg[i]) + eps)
         if momentum > 0.0:
             buf[i] = momentum * buf[i] + step                          # b_t
             step = buf[i]
@@ -40,7 +41,8 @@ def _rmsprop_kernel(w, g, square_avg, buf, lr, alpha, eps, momentum, weight_deca
 
 # --------------------------------------------------------------------------- optimizers
 class Adagrad(Optimizer):
-    r"""Adagrad (Duchi, Hazan & Singer, 2011): a per-coordinate step shrinking with past gradients.
+    r"""Adagrad (Duchi, Hazan & Singer, 2011): a per-coordinate step shrinking with
+    past gradients.
 
     Parameters
     ----------
@@ -129,7 +131,8 @@ class RMSprop(Optimizer):
         self.weight_decay = as_real(self.weight_decay, "weight_decay", low=0.0)
 
     def _needed_buffers(self):
-        return ("square_avg", "momentum_buffer") if self.momentum > 0.0 else ("square_avg",)
+        return (("square_avg", "momentum_buffer") if self.momentum > 0.0
+                else ("square_avg",))
 
     def _update(self, w, g, state):
         buf = state.get("momentum_buffer", w[:0])

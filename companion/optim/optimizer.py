@@ -81,7 +81,8 @@ def _check_param(value, key: str) -> np.ndarray:
         raise TypeError(f"{label} must be a NumPy array (it is updated in place), "
                         f"got {type(value).__name__}")
     if value.dtype.type not in FLOAT_DTYPES:
-        raise TypeError(f"{label} must have dtype float32 or float64, got {value.dtype}")
+        raise TypeError(f"{label} must have dtype float32 or float64, "
+                        f"got {value.dtype}")
     if not value.flags.writeable:
         raise ValueError(f"{label} must be writable: the optimizer updates it in place")
     as_float_array(value, label)  # finite
@@ -90,7 +91,8 @@ def _check_param(value, key: str) -> np.ndarray:
 
 def _check_mapping(value, name: str) -> Mapping:
     if not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be a mapping name -> array, got {type(value).__name__}")
+        raise TypeError(f"{name} must be a mapping name -> array, "
+                        f"got {type(value).__name__}")
     for key in value:
         if not isinstance(key, str):
             raise TypeError(f"{name} keys must be str parameter names, got {key!r}")
@@ -98,10 +100,12 @@ def _check_mapping(value, name: str) -> Mapping:
 
 
 def _scalar(entry, key: str):
-    """A Python scalar from a state-dict entry (a number or a 0-d array from ``np.load``)."""
+    """A Python scalar from a state-dict entry (a number or a 0-d array from
+    ``np.load``)."""
     arr = np.asarray(entry)
     if arr.ndim != 0:
-        raise ValueError(f"state dict entry {key!r} must be a scalar, got shape {arr.shape}")
+        raise ValueError(f"state dict entry {key!r} must be a scalar, "
+                         f"got shape {arr.shape}")
     return arr.item()
 
 
@@ -134,7 +138,8 @@ class Optimizer:
     @staticmethod
     def _check_lr(lr, *, allow_zero: bool) -> float:
         """``lr`` as a float: > 0, or >= 0 when ``allow_zero`` (for subclasses)."""
-        # The constructor wants lr > 0; a schedule may bring it down to exactly 0 at its end.
+        # The constructor wants lr > 0; a schedule may bring it down to exactly 0 at
+        # its end.
         return as_real(lr, "lr", low=0.0, low_open=not allow_zero)
 
     # -- to be provided by subclasses --------------------------------------------------
@@ -144,11 +149,13 @@ class Optimizer:
     def _needed_buffers(self) -> tuple[str, ...]:
         return self._buffer_names
 
-    def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
+    def _update(self, w: np.ndarray, g: np.ndarray,
+                state: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
 
-    # -- public API ------------------------------------------------------------------------
-    def step(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
+    # -- public API --------------------------------------------------------------
+    def step(self, params: Mapping[str, np.ndarray],
+             grads: Mapping[str, np.ndarray]) -> None:
         """Apply one update to every parameter, in place.
 
         Parameters
@@ -203,7 +210,8 @@ class Optimizer:
         d: dict = {"optimizer": type(self).__name__}
         for h in self._hyperparameters:
             value = getattr(self, h)
-            d[h] = np.array(value, dtype=np.float64) if isinstance(value, tuple) else value
+            d[h] = (np.array(value, dtype=np.float64) if isinstance(value, tuple)
+                    else value)
         d["step_count"] = int(self.step_count)
         d["param_names"] = np.array(self._names or (), dtype=np.str_)
         for key, state in self._state.items():
@@ -212,14 +220,16 @@ class Optimizer:
         return d
 
     def load_state_dict(self, state_dict: Mapping) -> None:
-        """Restore what :meth:`state_dict` returned (or ``np.load`` of its ``np.savez``).
+        """Restore what :meth:`state_dict` returned (or ``np.load`` of its
+        ``np.savez``).
 
         Raises ``ValueError`` for a state dict of another optimizer class, a missing
         or unexpected entry, an invalid hyperparameter or buffer; the optimizer is
         then left as it was.
         """
         if not isinstance(state_dict, Mapping):
-            raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
+            raise TypeError(f"state_dict must be a mapping, "
+                            f"got {type(state_dict).__name__}")
         d = state_dict
 
         def entry(key):
@@ -235,11 +245,12 @@ class Optimizer:
         for h in self._hyperparameters:
             arr = np.asarray(entry(h))
             hyper[h] = arr.item() if arr.ndim == 0 else tuple(arr.tolist())
-        step_count = as_nonnegative_int(_scalar(entry("step_count"), "step_count"), "step_count")
+        step_count = as_nonnegative_int(_scalar(entry("step_count"), "step_count"),
+                                        "step_count")
         names_arr = np.asarray(entry("param_names"))
         if names_arr.ndim != 1 or (names_arr.size and names_arr.dtype.kind != "U"):
-            raise ValueError("state dict entry 'param_names' must be a 1-d array of str, "
-                             f"got {names_arr.dtype} of shape {names_arr.shape}")
+            raise ValueError("state dict entry 'param_names' must be a 1-d array of "
+                             f"str, got {names_arr.dtype} of shape {names_arr.shape}")
         names = tuple(str(n) for n in names_arr)
         if len(set(names)) != len(names):
             raise ValueError("state dict entry 'param_names' has duplicate names")
@@ -256,7 +267,8 @@ class Optimizer:
                 raise ValueError(f"state dict has an unexpected entry {key!r} "
                                  f"(expected '<buffer>:<name>' with buffer in "
                                  f"{self._buffer_names} and name in param_names)")
-            arr = np.array(as_float_array(d[key], f"state dict entry {key!r}"), copy=True)
+            arr = np.array(as_float_array(d[key], f"state dict entry {key!r}"),
+                           copy=True)
             state.setdefault(name, {})[buffer] = arr
         for name, buffers in state.items():
             first = next(iter(buffers.values()))
@@ -283,13 +295,14 @@ class Optimizer:
         args = ", ".join(f"{h}={getattr(self, h)!r}" for h in self._hyperparameters)
         return f"{type(self).__name__}({args})"
 
-    # -- validation ------------------------------------------------------------------------
+    # -- validation --------------------------------------------------------------
     def _validate(self, params, grads):
         """Check everything before any update; return ``[(key, param, grad), ...]``."""
         _check_mapping(params, "params")
         _check_mapping(grads, "grads")
         if len(params) == 0:
-            raise ValueError("params must hold at least one parameter, got an empty mapping")
+            raise ValueError("params must hold at least one parameter, "
+                             "got an empty mapping")
         for key in params:
             if key not in grads:
                 raise ValueError(f"grads has no entry for parameter {key!r}")
@@ -300,23 +313,27 @@ class Optimizer:
             missing = [k for k in self._names if k not in params]
             extra = [k for k in params if k not in self._names]
             if missing:
-                raise ValueError(f"params has no entry {missing[0]!r}, which this optimizer "
-                                 "updated at its first step (the set of names is fixed)")
-            raise ValueError(f"params has an entry {extra[0]!r} that this optimizer did not "
-                             "update at its first step (the set of names is fixed)")
+                raise ValueError(f"params has no entry {missing[0]!r}, which this "
+                                 "optimizer updated at its first step (the set of "
+                                 "names is fixed)")
+            raise ValueError(f"params has an entry {extra[0]!r} that this optimizer "
+                             "did not update at its first step (the set of names is "
+                             "fixed)")
         work = []
         for key in params:
             param = _check_param(params[key], key)
             grad = as_float_array(grads[key], f"grads[{key!r}]", dtype=param.dtype)
             if grad.shape != param.shape:
-                raise ValueError(f"grads[{key!r}] must have the shape of params[{key!r}], "
-                                 f"{param.shape}, got {grad.shape}")
+                raise ValueError(f"grads[{key!r}] must have the shape of "
+                                 f"params[{key!r}], {param.shape}, got {grad.shape}")
             if np.may_share_memory(grad, param):
-                grad = grad.copy()  # the update writes into param: keep the gradient intact
+                # the update writes into param: keep the gradient intact
+                grad = grad.copy()
             for buffer, arr in self._state.get(key, {}).items():
                 if arr.shape != param.shape or arr.dtype != param.dtype:
                     raise ValueError(
-                        f"params[{key!r}] is {param.dtype}{param.shape} but the optimizer's "
-                        f"{buffer!r} state for it is {arr.dtype}{arr.shape}")
+                        f"params[{key!r}] is {param.dtype}{param.shape} but the "
+                        f"optimizer's {buffer!r} state for it is "
+                        f"{arr.dtype}{arr.shape}")
             work.append((key, param, grad))
         return work

@@ -41,24 +41,27 @@ __all__ = ["l2_penalty", "l1_penalty", "weight_keys"]
 
 
 def weight_keys(params: Mapping[str, object]) -> list[str]:
-    """The names in ``params`` that are weights: ``"w"`` or ending in ``".w"``, in order."""
+    """The names in ``params`` that are weights: ``"w"`` or ending in ``".w"``, in
+    order."""
     if not isinstance(params, Mapping):
-        raise TypeError(f"params must be a mapping name -> array, got {type(params).__name__}")
+        raise TypeError(f"params must be a mapping name -> array, "
+                        f"got {type(params).__name__}")
     return [k for k in params if isinstance(k, str) and k.split(".")[-1] == "w"]
 
 
 def _prepare(params, lam, keys):
     """Validate; return (params as float arrays, lam, the penalized keys)."""
     if not isinstance(params, Mapping):
-        raise TypeError(f"params must be a mapping name -> array, got {type(params).__name__}")
+        raise TypeError(f"params must be a mapping name -> array, "
+                        f"got {type(params).__name__}")
     lam = as_real(lam, "lam", low=0.0)
     arrays = {k: as_float_array(v, f"params[{k!r}]") for k, v in params.items()}
     if keys is None:
         selected = weight_keys(arrays)
     else:
         if isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable):
-            raise TypeError(f"keys must be a list of parameter names (not a single str), "
-                            f"got {keys!r}")
+            raise TypeError(f"keys must be a list of parameter names (not a single "
+                            f"str), got {keys!r}")
         selected = list(keys)
         for k in selected:
             if k not in arrays:
@@ -68,8 +71,10 @@ def _prepare(params, lam, keys):
 
 
 def l2_penalty(params: Mapping[str, np.ndarray], lam: float,
-               keys: Iterable[str] | None = None) -> tuple[float, dict[str, np.ndarray]]:
-    r"""The L2 penalty :math:`\tfrac12\lambda\sum_{k \in K}\lVert w_k\rVert_2^2` and its gradient.
+               keys: Iterable[str] | None = None
+               ) -> tuple[float, dict[str, np.ndarray]]:
+    r"""The L2 penalty :math:`\tfrac12\lambda\sum_{k \in K}\lVert w_k\rVert_2^2` and
+    its gradient.
 
     .. math::
 
@@ -109,8 +114,10 @@ def l2_penalty(params: Mapping[str, np.ndarray], lam: float,
 
 
 def l1_penalty(params: Mapping[str, np.ndarray], lam: float,
-               keys: Iterable[str] | None = None) -> tuple[float, dict[str, np.ndarray]]:
-    r"""The L1 penalty :math:`\lambda\sum_{k \in K}\lVert w_k\rVert_1` and its subgradient.
+               keys: Iterable[str] | None = None
+               ) -> tuple[float, dict[str, np.ndarray]]:
+    r"""The L1 penalty :math:`\lambda\sum_{k \in K}\lVert w_k\rVert_1` and its
+    subgradient.
 
     .. math::
 

@@ -1,4 +1,5 @@
-r"""Learning-rate schedules: callables mapping a step (or epoch) index to a learning rate.
+r"""Learning-rate schedules: callables mapping a step (or epoch) index to a
+learning rate.
 
 A schedule is a small object ``s`` with ``s(t) -> float`` for every integer
 ``t >= 0`` and a readable ``repr``. The training loop sets the optimizer's
@@ -12,14 +13,15 @@ plain ``lr`` attribute from it::
 Every schedule is a class, named in CamelCase as PyTorch's schedulers are.
 Formulas, with :math:`\eta_0` the base learning rate:
 
-==========================  ==================================================================
-``Constant(lr)``            :math:`\eta_t = \eta_0`
-``StepDecay``               :math:`\eta_t = \eta_0\,\gamma^{\lfloor t / s \rfloor}`
-``ExponentialDecay``        :math:`\eta_t = \eta_0\,\gamma^{t}`
-``LinearDecay``             :math:`\eta_t = \eta_0 + (\eta_T - \eta_0)\,\min(t, T)/T`
-``CosineAnnealing``         :math:`\eta_t = \eta_{\min} + \tfrac12(\eta_0 - \eta_{\min})(1 + \cos(\pi \min(t, T)/T))`
-``LinearWarmup(s, W, f)``   :math:`\eta_t = s(0)\,(f + (1 - f)\,t/W)` for :math:`t < W`, then :math:`s(t - W)`
-==========================  ==================================================================
+* ``Constant(lr)``: :math:`\eta_t = \eta_0`
+* ``StepDecay``: :math:`\eta_t = \eta_0\,\gamma^{\lfloor t / s \rfloor}`
+* ``ExponentialDecay``: :math:`\eta_t = \eta_0\,\gamma^{t}`
+* ``LinearDecay``: :math:`\eta_t = \eta_0 + (\eta_T - \eta_0)\,\min(t, T)/T`
+* ``CosineAnnealing``:
+  :math:`\eta_t = \eta_{\min}
+  + \tfrac12(\eta_0 - \eta_{\min})(1 + \cos(\pi \min(t, T)/T))`
+* ``LinearWarmup(s, W, f)``: :math:`\eta_t = s(0)\,(f + (1 - f)\,t/W)` for
+  :math:`t < W`, then :math:`s(t - W)`
 
 They follow PyTorch's ``StepLR``, ``ExponentialLR``, ``CosineAnnealingLR``
 (closed form, no restarts: it stays at :math:`\eta_{\min}` after :math:`T`) and
@@ -29,7 +31,12 @@ from __future__ import annotations
 
 import math
 
-from companion._validate import as_nonnegative_int, as_positive_int, as_positive_real, as_real
+from companion._validate import (
+    as_nonnegative_int,
+    as_positive_int,
+    as_positive_real,
+    as_real,
+)
 
 __all__ = ["Schedule", "Constant", "StepDecay", "ExponentialDecay", "LinearDecay",
            "CosineAnnealing", "LinearWarmup"]
@@ -125,7 +132,8 @@ class ExponentialDecay(Schedule):
 
 
 class LinearDecay(Schedule):
-    r"""Straight line from ``base_lr`` at :math:`t = 0` to ``end_lr`` at :math:`t = T`, then flat.
+    r"""Straight line from ``base_lr`` at :math:`t = 0` to ``end_lr`` at
+    :math:`t = T`, then flat.
 
     .. math:: \eta_t = \eta_0 + (\eta_T - \eta_0)\, \frac{\min(t, T)}{T}
 
@@ -152,7 +160,8 @@ class LinearDecay(Schedule):
 
 
 class CosineAnnealing(Schedule):
-    r"""Half a cosine from ``base_lr`` down to ``min_lr`` over ``total_steps``, then flat.
+    r"""Half a cosine from ``base_lr`` down to ``min_lr`` over ``total_steps``, then
+    flat.
 
     .. math::
 
@@ -181,11 +190,13 @@ class CosineAnnealing(Schedule):
 
     def _lr(self, t):
         frac = min(t, self.total_steps) / self.total_steps
-        return self.min_lr + 0.5 * (self.base_lr - self.min_lr) * (1.0 + math.cos(math.pi * frac))
+        return (self.min_lr
+                + 0.5 * (self.base_lr - self.min_lr) * (1.0 + math.cos(math.pi * frac)))
 
 
 class LinearWarmup(Schedule):
-    r"""Linear warm-up for ``warmup_steps`` steps, then ``schedule`` (shifted by ``warmup_steps``).
+    r"""Linear warm-up for ``warmup_steps`` steps, then ``schedule`` (shifted by
+    ``warmup_steps``).
 
     .. math::
 
@@ -215,7 +226,8 @@ class LinearWarmup(Schedule):
 
     def __init__(self, schedule, warmup_steps: int, start_factor: float = 1.0 / 3.0):
         if not callable(schedule):
-            raise TypeError(f"schedule must be a callable t -> learning rate, got {schedule!r}")
+            raise TypeError(f"schedule must be a callable t -> learning rate, "
+                            f"got {schedule!r}")
         self.schedule = schedule
         self.warmup_steps = as_positive_int(warmup_steps, "warmup_steps")
         self.start_factor = as_real(start_factor, "start_factor", low=0.0, high=1.0,
@@ -223,7 +235,8 @@ class LinearWarmup(Schedule):
 
     def _inner(self, t):
         value = self.schedule(t)
-        return as_real(value, f"schedule({t}) (the wrapped schedule's learning rate)", low=0.0)
+        return as_real(value, f"schedule({t}) (the wrapped schedule's learning rate)",
+                       low=0.0)
 
     def _lr(self, t):
         if t >= self.warmup_steps:

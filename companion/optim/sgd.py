@@ -16,7 +16,8 @@ __all__ = ["SGD"]
 # --------------------------------------------------------------------------- kernels
 @njit(cache=True, error_model="numpy")
 def _sgd_kernel(w, g, buf, lr, momentum, nesterov, weight_decay):
-    """SGD on flat arrays ``w`` (updated), ``g`` (read) and ``buf`` (momentum, updated)."""
+    """SGD on flat arrays ``w`` (updated), ``g`` (read) and ``buf`` (momentum,
+    updated)."""
     for i in range(w.size):
         d = g[i] + weight_decay * w[i]           # g_t = grad + lambda * theta
         if momentum != 0.0:
@@ -30,7 +31,8 @@ def _sgd_kernel(w, g, buf, lr, momentum, nesterov, weight_decay):
 
 # --------------------------------------------------------------------------- optimizers
 class SGD(Optimizer):
-    r"""Stochastic gradient descent, with optional momentum, Nesterov momentum, weight decay.
+    r"""Stochastic gradient descent, with optional momentum, Nesterov momentum, weight
+    decay.
 
     Parameters
     ----------

@@ -59,7 +59,8 @@ class Trajectory(NamedTuple):
 
 
 def _call_value_and_grad(value_and_grad, w: np.ndarray) -> tuple[float, np.ndarray]:
-    """Call ``value_and_grad(w)`` and check what it returns (a float and shape ``w.shape``)."""
+    """Call ``value_and_grad(w)`` and check what it returns (a float and shape
+    ``w.shape``)."""
     out = value_and_grad(w.copy())
     if not isinstance(out, tuple) or len(out) != 2:
         raise TypeError("value_and_grad must return a pair (value, gradient), "
@@ -71,7 +72,8 @@ def _call_value_and_grad(value_and_grad, w: np.ndarray) -> tuple[float, np.ndarr
                          f"got shape {value.shape} dtype {value.dtype}")
     grad = np.asarray(grad)
     if grad.dtype.kind not in "biuf":
-        raise TypeError(f"value_and_grad must return a real gradient, got dtype {grad.dtype}")
+        raise TypeError(f"value_and_grad must return a real gradient, "
+                        f"got dtype {grad.dtype}")
     if grad.shape != w.shape:
         raise ValueError(f"value_and_grad must return a gradient of shape {w.shape} "
                          f"(the shape of x0), got {grad.shape}")
@@ -79,8 +81,10 @@ def _call_value_and_grad(value_and_grad, w: np.ndarray) -> tuple[float, np.ndarr
 
 
 def gradient_descent(value_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
-                     x0, lr: float, num_steps: int, *, max_norm: float = np.inf) -> Trajectory:
-    """Run ``num_steps`` steps of gradient descent :math:`w \\leftarrow w - \\eta \\nabla L(w)`.
+                     x0, lr: float, num_steps: int, *,
+                     max_norm: float = np.inf) -> Trajectory:
+    """Run ``num_steps`` steps of gradient descent
+    :math:`w \\leftarrow w - \\eta \\nabla L(w)`.
 
     Parameters
     ----------
@@ -118,7 +122,8 @@ def gradient_descent(value_and_grad: Callable[[np.ndarray], tuple[float, np.ndar
         pair of real numbers/arrays.
     """
     if not callable(value_and_grad):
-        raise TypeError(f"value_and_grad must be callable, got {type(value_and_grad).__name__}")
+        raise TypeError(f"value_and_grad must be callable, "
+                        f"got {type(value_and_grad).__name__}")
     w = as_float_array(x0, "x0", ndim=1, dtype=np.float64).copy()
     if w.size == 0:
         raise ValueError("x0 must have at least one element, got shape (0,)")
@@ -140,7 +145,8 @@ def gradient_descent(value_and_grad: Callable[[np.ndarray], tuple[float, np.ndar
     with np.errstate(over="ignore", invalid="ignore"):
         value, grad = _call_value_and_grad(value_and_grad, w)
         if not (np.isfinite(value) and np.all(np.isfinite(grad))):
-            raise ValueError("value_and_grad returned a non-finite value or gradient at x0")
+            raise ValueError("value_and_grad returned a non-finite value or gradient "
+                             "at x0")
         points[0], values[0], grad_norms[0] = w, value, np.linalg.norm(grad)
         diverged_at = None
         for k in range(1, steps + 1):
@@ -154,5 +160,5 @@ def gradient_descent(value_and_grad: Callable[[np.ndarray], tuple[float, np.ndar
                 break
             points[k], values[k], grad_norms[k] = w, value, np.linalg.norm(grad)
     kept = steps + 1 if diverged_at is None else diverged_at
-    return Trajectory(points[:kept].copy(), values[:kept].copy(), grad_norms[:kept].copy(),
-                      diverged_at is not None, diverged_at)
+    return Trajectory(points[:kept].copy(), values[:kept].copy(),
+                      grad_norms[:kept].copy(), diverged_at is not None, diverged_at)

@@ -29,7 +29,8 @@ __all__ = ["numerical_gradient", "numerical_gradient_array", "relative_error"]
 
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray,
-                       h: float | None = None, *, richardson: bool = False) -> np.ndarray:
+                       h: float | None = None, *,
+                       richardson: bool = False) -> np.ndarray:
     """Central-difference gradient of a scalar function ``f`` at ``x``.
 
     Parameters
@@ -107,7 +108,8 @@ def relative_error(a, b) -> float:
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
-        raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
+        raise ValueError(f"a and b must have the same shape, "
+                         f"got {a.shape} and {b.shape}")
     if a.size == 0:
         return 0.0
     denom = np.maximum(np.abs(a) + np.abs(b), 1e-12)
@@ -117,8 +119,8 @@ def relative_error(a, b) -> float:
 def _check_step(h, richardson: bool) -> float:
     if h is None:
         return 1e-3 if richardson else 1e-6
-    if isinstance(h, bool) or not isinstance(h, (int, float, np.floating)) or not np.isfinite(h) \
-            or h <= 0:
+    if (isinstance(h, bool) or not isinstance(h, (int, float, np.floating))
+            or not np.isfinite(h) or h <= 0):
         raise ValueError(f"h must be a positive finite number, got {h!r}")
     return float(h)
 

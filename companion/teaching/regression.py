@@ -1,4 +1,5 @@
-"""Stochastic and minibatch gradient descent (随机/小批量梯度下降) on linear least squares.
+"""Stochastic and minibatch gradient descent (随机/小批量梯度下降) on
+linear least squares.
 
 They replace :math:`\\nabla L` by the gradient of the loss on a random batch
 :math:`B` of examples. They are shown on the simplest model where full-batch,
@@ -79,7 +80,8 @@ def _loss_all(X, y, w):
 
 
 @njit(cache=True)
-def _sgd_kernel(X, y, w0, lr, order, batch_size, weights, losses, batch_losses, examples_seen):
+def _sgd_kernel(X, y, w0, lr, order, batch_size, weights, losses, batch_losses,
+                examples_seen):
     """Minibatch SGD over the epochs' example orders ``order`` (epochs, N).
 
     Step t uses the batch order[e, start:start + batch_size] and sets
@@ -119,7 +121,8 @@ def _sgd_kernel(X, y, w0, lr, order, batch_size, weights, losses, batch_losses, 
 def _check_regression_data(X, y) -> tuple[np.ndarray, np.ndarray]:
     X = as_float_array(X, "X", ndim=2, dtype=np.float64, contiguous=True)
     if X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(f"X must have shape (N, D) with N >= 1 and D >= 1, got {X.shape}")
+        raise ValueError(f"X must have shape (N, D) with N >= 1 and D >= 1, "
+                         f"got {X.shape}")
     y = as_float_array(y, "y", ndim=1, dtype=np.float64, contiguous=True)
     if y.shape != (X.shape[0],):
         raise ValueError(f"y must have shape ({X.shape[0]},) to match X, got {y.shape}")
@@ -129,7 +132,8 @@ def _check_regression_data(X, y) -> tuple[np.ndarray, np.ndarray]:
 def _check_weights(w, name: str, d: int) -> np.ndarray:
     w = as_float_array(w, name, ndim=1, dtype=np.float64, contiguous=True)
     if w.shape != (d,):
-        raise ValueError(f"{name} must have shape ({d},) to match X's {d} columns, got {w.shape}")
+        raise ValueError(f"{name} must have shape ({d},) to match X's {d} columns, "
+                         f"got {w.shape}")
     return w
 
 

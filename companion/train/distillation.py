@@ -1,4 +1,5 @@
-r"""Knowledge distillation (知识蒸馏, Hinton, Vinyals & Dean, 2015): a student learns from a teacher.
+r"""Knowledge distillation (知识蒸馏, Hinton, Vinyals & Dean, 2015): a student
+learns from a teacher.
 
 A large trained *teacher* network's logits :math:`t` carry more than its top
 class: the relative sizes of the wrong classes ("a 7 looks a bit like a 1")
@@ -13,7 +14,8 @@ together with the ordinary cross-entropy on the true labels :math:`y`:
 
 .. math::
 
-    L = \alpha\, T^2\, \frac1N \sum_{i=1}^{N} \mathrm{KL}\!\left(q^{t}_i \,\middle\|\, q^{s}_i\right)
+    L = \alpha\, T^2\, \frac1N \sum_{i=1}^{N}
+        \mathrm{KL}\!\left(q^{t}_i \,\middle\|\, q^{s}_i\right)
         + (1 - \alpha)\, \frac1N \sum_{i=1}^{N} -\log \operatorname{softmax}(s_i)_{y_i},
 
 with :math:`\mathrm{KL}(q^t \| q^s) = \sum_c q^t_c (\log q^t_c - \log q^s_c)`.
@@ -21,8 +23,10 @@ Its gradient with respect to the student's logits is
 
 .. math::
 
-    \frac{\partial L}{\partial s_i} = \frac{\alpha\, T}{N}\,\bigl(q^{s}_i - q^{t}_i\bigr)
-        + \frac{1 - \alpha}{N}\,\bigl(\operatorname{softmax}(s_i) - \mathrm{onehot}(y_i)\bigr).
+    \frac{\partial L}{\partial s_i}
+        = \frac{\alpha\, T}{N}\,\bigl(q^{s}_i - q^{t}_i\bigr)
+        + \frac{1 - \alpha}{N}\,
+        \bigl(\operatorname{softmax}(s_i) - \mathrm{onehot}(y_i)\bigr).
 
 The soft term's gradient carries a factor :math:`1/T` (from :math:`s / T`), so
 its size shrinks like :math:`1/T^2` for large :math:`T`; multiplying by
@@ -34,8 +38,9 @@ it is 0 when the student matches the teacher. This is the usual PyTorch
 recipe (``KLDivLoss(reduction="batchmean")`` on log-softmaxes times
 :math:`T^2`, plus ``CrossEntropyLoss``).
 
-Everything works from log-softmaxes (:func:`companion.functional.softmax_ops.log_softmax`),
-so logits of magnitude :math:`10^4` give finite, exact values.
+Everything works from log-softmaxes
+(:func:`companion.functional.softmax_ops.log_softmax`), so logits of magnitude
+:math:`10^4` give finite, exact values.
 
 Training with :func:`companion.train.loop.fit`
 ---------------------------------------------
@@ -45,7 +50,8 @@ Compute the teacher's logits on the training set once
 
     teacher_logits = predict(teacher, x_train)
     targets = DistillationTargets(y_train, teacher_logits)
-    fit(student, (x_train, targets), loss=DistillationLoss(temperature=4.0, alpha=0.9), ...)
+    fit(student, (x_train, targets),
+        loss=DistillationLoss(temperature=4.0, alpha=0.9), ...)
 
 The batches then carry the teacher's logits of the same examples. (Do not
 combine that with ``augment``: the stored logits are those of the
@@ -69,9 +75,10 @@ from companion.functional import log_softmax
 __all__ = ["distillation_loss", "DistillationTargets", "DistillationLoss"]
 
 
-def distillation_loss(student_logits, teacher_logits, labels, *, temperature: float = 4.0,
-                      alpha: float = 0.9):
-    r"""Hinton et al.'s distillation loss and its gradient with respect to the student's logits.
+def distillation_loss(student_logits, teacher_logits, labels, *,
+                      temperature: float = 4.0, alpha: float = 0.9):
+    r"""Hinton et al.'s distillation loss and its gradient with respect to the
+    student's logits.
 
     .. math::
 
@@ -99,14 +106,15 @@ def distillation_loss(student_logits, teacher_logits, labels, *, temperature: fl
     value : float
         :math:`L \ge 0`.
     grad : ndarray, shape ``(N, C)``, dtype of ``student_logits``
-        :math:`\frac{\alpha T}{N}(q^s - q^t) + \frac{1-\alpha}{N}(p - \mathrm{onehot}(y))`
-        with :math:`p = \operatorname{softmax}(s)`.
+        :math:`\frac{\alpha T}{N}(q^s - q^t)
+        + \frac{1-\alpha}{N}(p - \mathrm{onehot}(y))` with
+        :math:`p = \operatorname{softmax}(s)`.
     """
     s = as_float_array(student_logits, "student_logits", ndim=2)
     n, c = s.shape
     if n == 0 or c == 0:
-        raise ValueError(f"student_logits must have at least one example and one class, "
-                         f"got shape {s.shape}")
+        raise ValueError(f"student_logits must have at least one example and one "
+                         f"class, got shape {s.shape}")
     t = as_float_array(teacher_logits, "teacher_logits", ndim=2)
     check_same_shape(t, "teacher_logits", s, "student_logits")
     t = t.astype(s.dtype, copy=False)
@@ -118,7 +126,8 @@ def distillation_loss(student_logits, teacher_logits, labels, *, temperature: fl
     log_qt = log_softmax(t / T, axis=1)                 # log q^t
     qt = np.exp(log_qt)
     qs = np.exp(log_qs)
-    kl = np.sum(qt * (log_qt - log_qs), axis=1, dtype=np.float64)   # KL(q^t || q^s) per row
+    # KL(q^t || q^s) per row
+    kl = np.sum(qt * (log_qt - log_qs), axis=1, dtype=np.float64)
     soft_value = T * T * float(np.sum(kl)) / n
 
     log_p = log_softmax(s, axis=1)                      # hard-label cross-entropy
@@ -134,7 +143,8 @@ def distillation_loss(student_logits, teacher_logits, labels, *, temperature: fl
 
 
 class DistillationTargets(NamedTuple):
-    """Targets of a distillation run: the true labels and the teacher's logits, row by row.
+    """Targets of a distillation run: the true labels and the teacher's logits, row
+    by row.
 
     :func:`companion.data.minibatches` and :func:`companion.train.loop.fit`
     index both arrays together; the labels (the first field) give the accuracy.
@@ -150,7 +160,8 @@ class DistillationTargets(NamedTuple):
 
 
 class DistillationLoss:
-    """``DistillationLoss(T, alpha)(student_logits, targets)`` is :func:`distillation_loss`.
+    """``DistillationLoss(T, alpha)(student_logits, targets)`` is
+    :func:`distillation_loss`.
 
     A loss callable ``(logits, targets) -> (value, grad)`` for
     :func:`companion.train.loop.fit` and :func:`companion.train.evaluate.evaluate`,
@@ -168,8 +179,8 @@ class DistillationLoss:
 
     def __call__(self, student_logits, targets):
         if not isinstance(targets, tuple) or len(targets) != 2:
-            raise TypeError("targets must be DistillationTargets(labels, teacher_logits), "
-                            f"got {type(targets).__name__}")
+            raise TypeError("targets must be DistillationTargets(labels, "
+                            f"teacher_logits), got {type(targets).__name__}")
         labels, teacher_logits = targets
         return distillation_loss(student_logits, teacher_logits, labels,
                                  temperature=self.temperature, alpha=self.alpha)

@@ -111,8 +111,8 @@ def _first_nonfinite(arrays: dict):
     return next((key for key, arr in arrays.items() if not np.all(np.isfinite(arr))), None)
 
 
-def train_step(model, optimizer, loss, xb, yb, *, l2: float = 0.0,
-               clip_norm: float | None = None, metric=accuracy, where: str = "in train_step"):
+def train_step(model, optimizer, loss, xb, yb, *, l2: float = 0.0, clip_norm=None,
+               metric=accuracy, where: str = "in train_step"):
     """One forward/backward/update on the batch ``(xb, yb)``, with divergence checks.
 
     ``loss`` is a loss name or a callable ``(logits, yb) -> (value, grad)``;
@@ -125,24 +125,22 @@ def train_step(model, optimizer, loss, xb, yb, *, l2: float = 0.0,
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked below
         try:
             logits = np.asarray(model.forward(xb))
-        except NonFiniteError as err:       # a layer refused an overflowed input
-            raise NonFiniteError(f"non-finite values in the forward pass {where}: "
-                                 f"training diverged (lower the learning rate): {err}") from err
+        except NonFiniteError as err:  # a layer refused an overflowed input
+            what = f"non-finite values in the forward pass {where}"
+            raise _diverged(what, err) from err
         if not np.all(np.isfinite(logits)):
-            raise NonFiniteError(f"the logits are not finite {where}: training diverged "
-                                 "(lower the learning rate, or clip the gradients)")
+            raise _diverged(f"the logits are not finite {where}")
         value, dlogits = checked_loss(loss_fn, logits, yb, where)
         score = None if metric is None else metric(logits, labels_of(yb))
         try:
             model.backward(dlogits)
         except NonFiniteError as err:
-            raise NonFiniteError(f"non-finite values in the backward pass {where}: "
-                                 f"training diverged (lower the learning rate): {err}") from err
+            what = f"non-finite values in the backward pass {where}"
+            raise _diverged(what, err) from err
         params, grads = model.trainable_params(), model.trainable_grads()
         bad = _first_nonfinite(grads)
         if bad is not None:
-            raise NonFiniteError(f"the gradient of {bad!r} is not finite {where}: training "
-                                 "diverged (lower the learning rate, or use clip_norm)")
+            raise _diverged(f"the gradient of {bad!r} is not finite {where}")
         if l2:
             _, penalty_grads = l2_penalty(params, l2)
             grads = {k: g + penalty_grads[k] for k, g in grads.items()}
@@ -151,9 +149,16 @@ def train_step(model, optimizer, loss, xb, yb, *, l2: float = 0.0,
         optimizer.step(params, grads)
         bad = _first_nonfinite(params)
         if bad is not None:
-            raise NonFiniteError(f"parameter {bad!r} became non-finite after the optimizer "
-                                 f"step {where}: lower the learning rate")
+            raise _diverged(f"parameter {bad!r} became non-finite after the optimizer "
+                            f"step {where}")
     return value, score
+
+
+def _diverged(what: str, cause=None) -> NonFiniteError:
+    """The error of a step that produced NaN or infinity, with what to try."""
+    detail = f": {cause}" if cause is not None else ""
+    return NonFiniteError(f"{what}: training diverged (lower the learning rate, "
+                          f"or clip the gradients with clip_norm){detail}")
 
 
 # --------------------------------------------------------------------------- arguments

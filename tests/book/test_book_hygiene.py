@@ -70,3 +70,18 @@ def test_chapter_code_fits_the_page(path):
             for line in _text(cell["source"]).splitlines() if len(line) > PAGE_WIDTH]
     assert not long, (f"{len(long)} code line(s) over {PAGE_WIDTH} characters, the first in "
                       f"cell {long[0][0]}: {long[0][1]!r}")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_shown_package_source_fits_the_page(path):
+    """The package code a chapter shows with ``show_source`` fits the page too."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    long = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code" or "show_source(" not in _text(cell["source"]):
+            continue
+        for out in cell.get("outputs", []):
+            text = _text(out.get("data", {}).get("text/plain", ""))
+            long += [(i, line) for line in text.splitlines() if len(line) > PAGE_WIDTH]
+    assert not long, (f"{len(long)} line(s) of shown source over {PAGE_WIDTH} characters, "
+                      f"the first in cell {long[0][0]}: {long[0][1]!r} (wrap it in companion/)")
