@@ -16,7 +16,7 @@ import numpy as np
 from companion.teaching.checks import CheckFailure
 from companion.teaching.compare import describe_value
 
-__all__ = ["answer_digest", "check_answer"]
+__all__ = ["answer_digest", "check_answer", "judge_answer"]
 
 _SALT = "cnn-backprop-course"
 _DIGEST_LENGTH = 16
@@ -67,21 +67,89 @@ def answer_digest(answer, question: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:_DIGEST_LENGTH]
 
 
-def check_answer(answer, digest: str, *, question: str, choices: Optional[Sequence] = None,
-                 hint: Optional[str] = None, quiet: bool = False) -> None:
-    """Check a short answer against the digest of the correct one.
+_KINDS = {int: "an int", float: "a number", str: "a string", tuple: "a tuple"}
+
+
+def _kind_problem(answer, kind) -> Optional[str]:
+    """Why ``answer`` is not of ``kind`` (int, float, str or tuple), or ``None``."""
+    if kind is None:
+        return None
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of int, float, str, tuple or None, got {kind!r}")
+    if kind is int:
+        ok = isinstance(answer, numbers.Integral) and not isinstance(answer, (bool, np.bool_))
+        if not ok and isinstance(answer, (float, np.floating)) and float(answer).is_integer():
+            return "an int is expected, not a float: write 400, not 400.0 (or use //)"
+    elif kind is float:
+        ok = isinstance(answer, numbers.Real) and not isinstance(answer, (bool, np.bool_))
+    elif kind is tuple:
+        ok = isinstance(answer, (tuple, list))
+    else:
+        ok = isinstance(answer, str)
+    return None if ok else f"{_KINDS[kind]} is expected"
+
+
+def judge_answer(answer, digest: Optional[str], *, question: str,
+                 choices: Optional[Sequence] = None, kind=None,
+                 hint: Optional[str] = None) -> Optional[CheckFailure]:
+    """The verdict on a short answer: ``None`` or the :class:`CheckFailure` to raise.
+
+    With ``digest=None`` only the form is checked (answered, of ``kind``, one of
+    ``choices``). :func:`check_answer` raises what this returns; the grader
+    calls it in its own process on the answer a notebook computed.
+    """
+    if digest is not None and (not isinstance(digest, str) or len(digest) != _DIGEST_LENGTH):
+        raise ValueError(f"digest must be a string of {_DIGEST_LENGTH} hex digits from "
+                         f"answer_digest, got {digest!r}")
+    if answer is None or answer is Ellipsis:
+        return CheckFailure(f"Question `{question}` is not answered yet.",
+                            hint="Set the answer variable in the cell above and run it.")
+    problem = _kind_problem(answer, kind)
+    if problem is not None:
+        return CheckFailure(f"The answer to `{question}` has the wrong kind.",
+                            [("got", describe_value(answer)), ("expected", problem)])
+    try:
+        given = _normalize_answer(answer)
+    except TypeError as exc:
+        return CheckFailure(f"The answer to `{question}` has the wrong kind.",
+                            [("got", describe_value(answer)), ("expected", str(exc))])
+    if choices is not None:
+        options = [_normalize_answer(c) for c in choices]
+        if given not in options:
+            listed = ", ".join(repr(c) for c in choices)
+            return CheckFailure(f"The answer to `{question}` must be one of {listed}.",
+                                [("got", repr(answer))])
+    if digest is not None and answer_digest(answer, question) != digest:
+        return CheckFailure(f"The answer to `{question}` is not right yet.",
+                            [("your answer", repr(answer))], hint=hint)
+    return None
+
+
+def check_answer(answer, digest: Optional[str] = None, *, question: str,
+                 choices: Optional[Sequence] = None, kind=None, hint: Optional[str] = None,
+                 quiet: bool = False) -> None:
+    """Check a short answer against the digest of the correct one, or only its form.
+
+    A check that says right or wrong at once is an oracle: a multiple-choice
+    question or a small integer could be found by trying every value. So the
+    notebooks students get check only the *form* of an answer (``digest=None``:
+    answered, of the right kind, one of the choices); whether it is right is
+    checked when the notebook is graded, by the grader's own process, with the
+    digest from the hidden tests.
 
     Parameters
     ----------
     answer : str, number, or tuple of them
         The learner's answer (``...`` or ``None`` means not answered).
-    digest : str
-        ``answer_digest(correct_answer, question)``.
+    digest : str, optional
+        ``answer_digest(correct_answer, question)``; ``None`` checks the form only.
     question : str
         The question's identifier (as used for the digest).
     choices : sequence, optional
         For multiple choice: the accepted options; another answer is reported
         as invalid, not as wrong.
+    kind : {int, float, str, tuple}, optional
+        The kind of answer asked for; ``int`` refuses ``400.0``.
     hint : str, optional
         Shown when the answer is wrong.
     quiet : bool
@@ -90,28 +158,15 @@ def check_answer(answer, digest: str, *, question: str, choices: Optional[Sequen
     Raises
     ------
     CheckFailure
-        If the answer is missing, not one of ``choices``, or wrong.
+        If the answer is missing, of the wrong kind, not one of ``choices``, or
+        (with a digest) wrong.
     """
     __tracebackhide__ = True
-    if not isinstance(digest, str) or len(digest) != _DIGEST_LENGTH:
-        raise ValueError(f"digest must be a string of {_DIGEST_LENGTH} hex digits from "
-                         f"answer_digest, got {digest!r}")
-    if answer is None or answer is Ellipsis:
-        raise CheckFailure(f"Question `{question}` is not answered yet.",
-                           hint="Set the answer variable in the cell above and run it.")
-    try:
-        given = _normalize_answer(answer)
-    except TypeError as exc:
-        raise CheckFailure(f"The answer to `{question}` has the wrong kind.",
-                           [("got", describe_value(answer)), ("expected", str(exc))]) from None
-    if choices is not None:
-        options = [_normalize_answer(c) for c in choices]
-        if given not in options:
-            listed = ", ".join(repr(c) for c in choices)
-            raise CheckFailure(f"The answer to `{question}` must be one of {listed}.",
-                               [("got", repr(answer))])
-    if answer_digest(answer, question) != digest:
-        raise CheckFailure(f"The answer to `{question}` is not right yet.",
-                           [("your answer", repr(answer))], hint=hint)
+    failure = judge_answer(answer, digest, question=question, choices=choices, kind=kind,
+                           hint=hint)
+    if failure is not None:
+        raise failure
     if not quiet:
-        print(f"✓ {question}: correct.")
+        print(f"✓ {question}: correct." if digest is not None else
+              f"✓ {question}: answered. Whether it is right is marked when your "
+              "notebook is graded.")

@@ -46,7 +46,7 @@ from companion.teaching.compare import (
     snapshot_arguments,
 )
 
-__all__ = ["CheckFailure", "Case", "check_function"]
+__all__ = ["CheckFailure", "Case", "check_function", "judge_call", "Returned", "Raised"]
 
 
 class CheckFailure(AssertionError):
@@ -151,12 +151,11 @@ def check_function(func: Callable, reference: Callable, cases: Iterable, *,
         raise CheckFailure(f"{shown} is not a function.",
                            [("got", describe_value(func))],
                            hint="Define it with `def ...:` in the cell above and run that cell.")
-    cases = [_as_case(c) for c in cases]
+    cases = [as_case(c) for c in cases]
     if not cases:
         raise TypeError("cases must hold at least one Case")
     names = argument_names(reference) or argument_names(func)
     output_names = tuple(outputs) if outputs else ("result",)
-    n_out = len(output_names)
     if isinstance(compare, str):
         compare = (compare,)
     compared = tuple(compare) if compare else output_names
@@ -164,58 +163,123 @@ def check_function(func: Callable, reference: Callable, cases: Iterable, *,
     if unknown:
         raise TypeError(f"compare names outputs {unknown} that are not in outputs {output_names}")
     for number, case in enumerate(cases, start=1):
-        where = f"case {number} of {len(cases)} ({case.description})"
         kwargs = dict(case.kwargs or {})
         original = snapshot_arguments(case.args, kwargs)
         ref_args, ref_kwargs = snapshot_arguments(case.args, kwargs)
         expected = reference(*ref_args, **ref_kwargs)
         own_args, own_kwargs = snapshot_arguments(case.args, kwargs)
-        inputs = ("inputs", describe_inputs(case, names))
+        error = None
         try:
-            actual = func(*own_args, **own_kwargs)
-        except NotImplementedError:
-            raise CheckFailure(f"{shown} is not implemented yet.",
-                               [("case", where)],
-                               hint="Replace `raise NotImplementedError()` with your code, "
-                                    "run that cell, then run this check again.") from None
-        except Exception as exc:  # the learner's bug: report it with the case
-            raise CheckFailure(f"{shown} raised {type(exc).__name__} in {where}.",
-                               [inputs, ("error", f"{type(exc).__name__}: {exc}")],
-                               hint=hint) from exc
-        changed = modified_argument(original, (own_args, own_kwargs), names)
-        if changed is not None:
-            raise CheckFailure(f"{shown} modified its argument `{changed}` in place in {where}.",
-                               [inputs],
-                               hint="Never change an input array: compute into a new array "
-                                    "(e.g. `z = z - m`, not `z -= m`).")
-        exp_out = as_outputs(expected, n_out)
-        if exp_out is None:
-            raise TypeError(f"reference must return {n_out} outputs {output_names}, "
-                            f"got {describe_value(expected)}")
-        act_out = as_outputs(actual, n_out)
-        if act_out is None:
-            raise CheckFailure(f"{shown} must return {n_out} values "
-                               f"({', '.join(output_names)}) in {where}.",
-                               [inputs, ("got", describe_value(actual))],
-                               hint="Return them as a tuple: `return " + ", ".join(output_names)
-                                    + "`.")
-        for out_name, e, a in zip(output_names, exp_out, act_out):
-            if out_name not in compared:
-                continue
-            problem = compare_values(e, a, rtol, atol)
-            if problem is not None:
-                what = f"output `{out_name}`" if n_out > 1 else "the result"
-                if a is None:
-                    problem.append(("note", "None was returned: did you forget `return`?"))
-                raise CheckFailure(f"{shown}: {what} is wrong in {where}.",
-                                   [inputs] + problem, hint=hint)
+            outcome = Returned(func(*own_args, **own_kwargs), own_args, own_kwargs)
+        except Exception as exc:  # the learner's bug: reported with the case
+            outcome, error = Raised(type(exc).__name__, str(exc)), exc
+        failure = judge_call(shown, case, number, len(cases), names, output_names, compared,
+                             expected, original, outcome, rtol=rtol, atol=atol, hint=hint)
+        if failure is not None:
+            # the learner's own traceback stays attached, except for the stub's
+            cause = None if isinstance(error, NotImplementedError) else error
+            raise failure from cause
     if not quiet:
         what = "" if compared == output_names else " (" + ", ".join(compared) + ")"
         print(f"✓ {shown}{what} agrees with the reference on {len(cases)} case"
               f"{'s' if len(cases) != 1 else ''}.")
 
 
-def _as_case(case) -> Case:
+class Returned(NamedTuple):
+    """What a call of the learner's function returned, and its arguments afterwards."""
+
+    value: object
+    args: tuple
+    kwargs: dict
+
+
+class Raised(NamedTuple):
+    """A call of the learner's function raised ``error`` (the exception's class name)."""
+
+    error: str
+    message: str
+
+
+def judge_call(shown: str, case: Case, number: int, n_cases: int, names: Sequence[str],
+               output_names: Sequence[str], compared: Sequence[str], expected,
+               original: tuple, outcome, *, rtol: float, atol: float,
+               hint: Optional[str] = None) -> Optional[CheckFailure]:
+    """The verdict on one call of a learner's function: ``None`` or the failure to raise.
+
+    :func:`check_function` calls it on each case; the grader calls it in its
+    own process, on what the learner's function returned in the sandbox, so
+    that both give the same verdict and the same message.
+
+    Parameters
+    ----------
+    shown : str
+        The function's name in messages.
+    case : Case
+        The inputs; ``number`` of ``n_cases``.
+    names : sequence of str
+        The names of the positional arguments, for the messages.
+    output_names, compared : sequence of str
+        The outputs the function returns, and those compared.
+    expected
+        What the reference returned.
+    original : (args, kwargs)
+        The arguments before the call, to find in-place changes.
+    outcome : Returned or Raised
+        What the call did.
+    rtol, atol : float
+        Tolerance of the float comparisons.
+    hint : str, optional
+        Shown with every failure.
+
+    Raises
+    ------
+    TypeError
+        If ``expected`` does not have ``len(output_names)`` outputs (a bug in
+        the check, not in the answer).
+    """
+    where = f"case {number} of {n_cases} ({case.description})"
+    inputs = ("inputs", describe_inputs(case, names))
+    if isinstance(outcome, Raised):
+        if outcome.error == "NotImplementedError":
+            return CheckFailure(f"{shown} is not implemented yet.", [("case", where)],
+                                hint="Replace `raise NotImplementedError()` with your code, "
+                                     "run that cell, then run this check again.")
+        return CheckFailure(f"{shown} raised {outcome.error} in {where}.",
+                            [inputs, ("error", f"{outcome.error}: {outcome.message}")],
+                            hint=hint)
+    changed = modified_argument(original, (outcome.args, outcome.kwargs), names)
+    if changed is not None:
+        return CheckFailure(f"{shown} modified its argument `{changed}` in place in {where}.",
+                            [inputs],
+                            hint="Never change an input array: compute into a new array "
+                                 "(e.g. `z = z - m`, not `z -= m`).")
+    n_out = len(output_names)
+    exp_out = as_outputs(expected, n_out)
+    if exp_out is None:
+        raise TypeError(f"reference must return {n_out} outputs {tuple(output_names)}, "
+                        f"got {describe_value(expected)}")
+    act_out = as_outputs(outcome.value, n_out)
+    if act_out is None:
+        return CheckFailure(f"{shown} must return {n_out} values "
+                            f"({', '.join(output_names)}) in {where}.",
+                            [inputs, ("got", describe_value(outcome.value))],
+                            hint="Return them as a tuple: `return " + ", ".join(output_names)
+                                 + "`.")
+    for out_name, e, a in zip(output_names, exp_out, act_out):
+        if out_name not in compared:
+            continue
+        problem = compare_values(e, a, rtol, atol)
+        if problem is not None:
+            what = f"output `{out_name}`" if n_out > 1 else "the result"
+            if a is None:
+                problem.append(("note", "None was returned: did you forget `return`?"))
+            return CheckFailure(f"{shown}: {what} is wrong in {where}.",
+                                [inputs] + problem, hint=hint)
+    return None
+
+
+def as_case(case) -> Case:
+    """``case`` as a :class:`Case` (a Case, or a (description, args[, kwargs]) tuple)."""
     if isinstance(case, Case):
         c = case
     elif isinstance(case, tuple) and len(case) in (2, 3):
