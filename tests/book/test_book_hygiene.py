@@ -59,15 +59,32 @@ def test_notebook_is_stored_clean(path):
 
 
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+EXERCISE_PAGES = sorted((ROOT / "book" / "exercises").glob("*.ipynb"))
 PAGE_WIDTH = 88
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
-def test_chapter_code_fits_the_page(path):
+def _code_lines(cell) -> list[str]:
+    """The code a cell shows: a code cell's source, or the fenced blocks of a markdown
+    cell (the exercise pages' starter code and solutions)."""
+    text = _text(cell["source"])
+    if cell["cell_type"] == "code":
+        return text.splitlines()
+    lines, fenced = [], False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif fenced:
+            lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("path", CHAPTERS + EXERCISE_PAGES,
+                         ids=lambda p: str(p.relative_to(ROOT / "book")))
+def test_code_fits_the_page(path):
     """Code lines of at most 88 characters: longer ones scroll sideways in the book."""
     nb = json.loads(path.read_text(encoding="utf-8"))
-    long = [(i, line) for i, cell in enumerate(nb["cells"]) if cell["cell_type"] == "code"
-            for line in _text(cell["source"]).splitlines() if len(line) > PAGE_WIDTH]
+    long = [(i, line) for i, cell in enumerate(nb["cells"])
+            for line in _code_lines(cell) if len(line) > PAGE_WIDTH]
     assert not long, (f"{len(long)} code line(s) over {PAGE_WIDTH} characters, the first in "
                       f"cell {long[0][0]}: {long[0][1]!r}")
 
