@@ -9,8 +9,15 @@ them here. No JupyterHub, no exchange and no network are needed:
     submitted/<student>/<assignment>/*.ipynb    what they hand back (put there by the instructor)
     autograded/, feedback/, gradebook.db, grades*.csv   results (generated)
 
-Two environment variables override the time limits (``tools/grade.py
-autograde --timeout/--notebook-timeout`` set them):
+``tools/grade.py autograde`` does not run ``nbgrader autograde``, which would
+run student code with the instructor's rights in the kernel that runs the
+checks: it runs each submission in a sandbox, with the ``RobustExecute`` and
+``LimitOutputSize`` of ``nbgrader_plugins.py`` and the limits below, and scores
+it in its own process (``tools/grading.py``). nbgrader still makes the release
+(``generate_assignment``), runs ``validate`` and holds the gradebook.
+
+Two environment variables set the time limits (``tools/grade.py autograde
+--timeout/--notebook-timeout`` override them):
 
 * ``COURSE_CELL_TIMEOUT``: seconds per cell (default 300: a cold Numba
   compile of the companion's kernels takes tens of seconds on a slow machine);

@@ -4,6 +4,7 @@
     python tools/grade.py validate  [ASSIGNMENT ...]   solutions pass every test, releases fail every check
     python tools/grade.py autograde [ASSIGNMENT ...]   grade exercises/submitted/<student>/<assignment>/
                                     [--force] [--timeout S] [--notebook-timeout S]
+                                    [--jobs N] [--memory 2G] [--unsafe]
     python tools/grade.py export                       -> exercises/grades.csv, exercises/grades_by_cell.csv
     python tools/grade.py feedback  [ASSIGNMENT ...]   -> exercises/feedback/<student>/<assignment>/*.html
     python tools/grade.py all       [ASSIGNMENT ...]   release, autograde, export, feedback
@@ -22,6 +23,19 @@ status of each submission is printed by ``autograde`` and written to the
 ``status`` column of ``grades.csv``. Exit status: 0 when every submission
 was processed (whatever its score), 1 when a command itself failed.
 
+Student code is untrusted. ``autograde`` runs each submission in a sandbox of
+its own (``tools/sandbox.py``: bubblewrap, no network, no access to the course
+folder, limits on memory, CPU time, processes and file size), ``--jobs`` of
+them at a time, and scores it in its own process: the checks a test cell
+makes are recorded from the source notebook and judged here, on what the
+student's functions returned in the sandbox (``tools/grading_plan.py``). Only
+this process writes the gradebook and the course folder. Where no sandbox can
+be made, ``autograde`` refuses and says why, unless ``--unsafe`` is given.
+Each submission gets an integrity report (cells restored, limits hit, attempts
+outside the sandbox, use of the reference implementation, the notebook's hash
+before and after), in ``autograded/<student>/<assignment>/result.json``, the
+``integrity`` column of ``grades.csv`` and ``logs/autograde.log``.
+
 ``autograde`` grades the submissions that are new, or changed (the notebook
 or the assignment's source is newer than the graded notebook) since they were
 graded; ``--force`` grades them all again. nbgrader's output is appended to
@@ -33,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import html
 import json
 import os
@@ -40,6 +55,8 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -48,15 +65,10 @@ from typing import NamedTuple, Optional
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
 DEFAULT_COURSE = ROOT / "exercises"
 COURSE_ID = "cnn-backprop"
 
-# error names that the grading machinery writes into a cell's outputs
-_SPECIAL_ERRORS = {
-    "DeadKernelError": "the kernel died (os._exit, a segfault...)",
-    "CellTimeoutError": "timed out",
-    "GradingTimeLimit": "not run: notebook time limit reached",
-}
 
 
 # --------------------------------------------------------------------------
@@ -219,10 +231,11 @@ def cmd_release(course: Course, assignments: list[str]) -> int:
 _VALIDATING = re.compile(r"^\[ValidateApp \| INFO\] Validating '([^']*)'$", re.M)
 
 
-def _validate_all(course: Course, paths: list[Path], invert: bool, success: str) -> dict:
+def _validate_all(course: Course, paths: list[Path], invert: bool, success: str,
+                  log: Path) -> dict:
     """``nbgrader validate [--invert] PATHS`` in one process: {path: (ok, its output)}."""
     args = ["validate", *(["--invert"] if invert else []), *map(str, paths)]
-    proc = _nbgrader(course, *args, log=course.root / "logs" / "validate.log")
+    proc = _nbgrader(course, *args, log=log)
     parts = _VALIDATING.split(proc.stdout)          # [preamble, path, text, path, text, ...]
     found = {Path(path).resolve(): text for path, text in zip(parts[1::2], parts[2::2])}
     return {p: (success in found.get(p.resolve(), ""), found.get(p.resolve(), proc.stdout))
@@ -231,22 +244,44 @@ def _validate_all(course: Course, paths: list[Path], invert: bool, success: str)
 
 def cmd_validate(course: Course, assignments: list[str]) -> int:
     """The source (with solutions) passes every test; the release (made again from the
-    source) fails every check."""
-    status = cmd_release(course, assignments)
-    sources = _validate_all(course, [course.source(a) for a in assignments], False,
-                            "Success! Your notebook passes all the tests.")
-    releases = _validate_all(course, [course.release(a) for a in assignments], True,
-                             "Success! The notebook does not pass any tests.")
-    for a in assignments:
-        (ok_src, out_src), (ok_rel, out_rel) = sources[course.source(a)], \
-            releases[course.release(a)]
-        print(f"{a}: solutions {'pass every test' if ok_src else 'FAIL'}; "
-              f"release {'fails every check' if ok_rel else 'PASSES SOME CHECK'}")
-        for ok, text in ((ok_src, out_src), (ok_rel, out_rel)):
-            if not ok:
-                print(text[-4000:])
-                status = 1
-    return status
+    source) fails every check; the grader can record every test cell's checks.
+
+    It works in a temporary copy of the course: ``release/``, the gradebook and the
+    students' folders are left as they are (only ``logs/validate.log`` grows)."""
+    import grading_plan
+    log = course.root / "logs" / "validate.log"
+    with tempfile.TemporaryDirectory(prefix="cnn-validate-") as tmp:
+        work_root = Path(tmp) / "course"
+        (work_root / "source").mkdir(parents=True)
+        for name in ("nbgrader_config.py", "nbgrader_plugins.py"):
+            if (course.root / name).is_file():
+                shutil.copy(course.root / name, work_root / name)
+        for a in assignments:
+            shutil.copytree(course.root / "source" / a, work_root / "source" / a)
+        work = Course(work_root)
+        status = cmd_release(work, assignments)
+        sources = _validate_all(work, [work.source(a) for a in assignments], False,
+                                "Success! Your notebook passes all the tests.", log)
+        releases = _validate_all(work, [work.release(a) for a in assignments], True,
+                                 "Success! The notebook does not pass any tests.", log)
+        for a in assignments:
+            (ok_src, out_src), (ok_rel, out_rel) = sources[work.source(a)], \
+                releases[work.release(a)]
+            try:
+                grading_plan.build_plan(_read_notebook(work.source(a)))
+                plan_problem = None
+            except Exception as exc:
+                plan_problem = f"{type(exc).__name__}: {exc}"
+            print(f"{a}: solutions {'pass every test' if ok_src else 'FAIL'}; "
+                  f"release {'fails every check' if ok_rel else 'PASSES SOME CHECK'}"
+                  + (f"; the grader cannot record its checks: {plan_problem}"
+                     if plan_problem else ""))
+            status |= plan_problem is not None
+            for ok, text in ((ok_src, out_src), (ok_rel, out_rel)):
+                if not ok:
+                    print(text[-4000:])
+                    status = 1
+    return int(status)
 
 
 # --------------------------------------------------------------------------
@@ -262,10 +297,14 @@ class Result(NamedTuple):
     max_score: float
     status: str            # "graded", "missing notebook", "invalid notebook", "grading failed", "no submission"
     details: str           # what happened, for the instructor and the feedback page
+    integrity: str = ""    # the integrity report in one line ("" when there is nothing to say)
+    sha256_before: str = ""  # of the submitted notebook, before and after grading
+    sha256_after: str = ""
 
 
-def _register_zero(course: Course, a: str, s: str) -> None:
-    """Make sure the student and a (zero) submission of ``a`` exist in the gradebook."""
+def _register(course: Course, a: str, s: str, scores: Optional[dict] = None) -> None:
+    """Make sure the student and a submission of ``a`` exist in the gradebook, and write
+    ``scores`` ({grade cell: points}) when given. Only the grader's process calls this."""
     from nbgrader.api import MissingEntry
     with _gradebook(course) as gb:
         gb.update_or_create_student(s)
@@ -277,6 +316,11 @@ def _register_zero(course: Course, a: str, s: str) -> None:
             gb.find_submission(a, s)
         except MissingEntry:
             gb.add_submission(a, s)
+        for grade_id, points in (scores or {}).items():
+            grade = gb.find_grade(grade_id, a, a, s)
+            grade.auto_score = float(points)
+            grade.manual_score = None
+        gb.db.commit()
 
 
 def _assignment_in_gradebook(course: Course, a: str) -> bool:
@@ -289,52 +333,6 @@ def _assignment_in_gradebook(course: Course, a: str) -> bool:
         except MissingEntry:
             return False
     return True
-
-
-def _locked_cells(nb) -> dict:
-    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("locked") and "grade_id" in c.metadata["nbgrader"]}
-
-
-def _hidden_free(source: str) -> str:
-    """A test cell's source without its hidden-test region (what students see)."""
-    out, hidden = [], False
-    for line in source.splitlines():
-        if "BEGIN HIDDEN TESTS" in line:
-            hidden = True
-        elif "END HIDDEN TESTS" in line:
-            hidden = False
-        elif not hidden:
-            out.append(line)
-    return "\n".join(out).strip()
-
-
-def _cell_events(course: Course, a: str, submitted_nb, graded_nb) -> list[str]:
-    """What happened to a submission's cells, in words."""
-    events = []
-    source_nb = _read_notebook(course.source(a))
-    released = {k: _hidden_free(c.source) for k, c in _locked_cells(source_nb).items()}
-    sub_cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in submitted_nb.cells}
-    for grade_id, text in released.items():
-        if grade_id not in sub_cells:
-            events.append(f"cell {grade_id} was deleted: restored from the source")
-        elif _hidden_free(sub_cells[grade_id].source) != text:
-            events.append(f"cell {grade_id} was edited: restored from the source")
-    if graded_nb is not None:
-        for cell in graded_nb.cells:
-            if cell.cell_type != "code":
-                continue
-            gid = cell.metadata.get("nbgrader", {}).get("grade_id", "?")
-            for out in cell.get("outputs", []):
-                if out.get("output_type") == "error" and out.get("ename") in _SPECIAL_ERRORS:
-                    events.append(f"cell {gid}: {_SPECIAL_ERRORS[out['ename']]}")
-                elif out.get("output_type") == "error" and out.get("ename") in (
-                        "SyntaxError", "IndentationError", "TabError"):
-                    events.append(f"cell {gid}: {out['ename']}")
-                text = json.dumps(out)
-                if "Output truncated" in text:
-                    events.append(f"cell {gid}: output truncated")
-    return list(dict.fromkeys(events))
 
 
 def _scores(course: Course, a: str, s: str) -> tuple[float, float, dict]:
@@ -356,81 +354,228 @@ def _scores(course: Course, a: str, s: str) -> tuple[float, float, dict]:
         return float(sub.score or 0.0), max_score, cells
 
 
+def _record(course: Course, s: str, a: str) -> Path:
+    return course.root / "autograded" / s / a / "result.json"
+
+
+def integrity_line(report: dict) -> str:
+    """The integrity report in one line: what an instructor may want to look at."""
+    parts = []
+    for key, label in (("cells", "cells"), ("limits", "limits"), ("outside", "outside"),
+                       ("code", "code")):
+        for item in report.get(key, []):
+            parts.append(f"{label}: {item}")
+    if report.get("sha256_before") != report.get("sha256_after"):
+        parts.append("the submitted notebook changed while it was graded")
+    return "; ".join(parts)
+
+
 def result_of(course: Course, a: str, s: str) -> Result:
-    """Score and status of student ``s`` on assignment ``a``, from the files and the gradebook."""
+    """Score and status of student ``s`` on assignment ``a``, from the grader's record."""
     folder = course.root / "submitted" / s / a
+    score, max_score, _ = _scores(course, a, s)
     if not folder.is_dir():
-        score, max_score, _ = _scores(course, a, s)
         return Result(s, a, 0.0, max_score, "no submission", "nothing was handed in")
     path = course.submitted(s, a)
-    score, max_score, _ = _scores(course, a, s)
     if not path.is_file():
         found = sorted(p.name for p in folder.iterdir())
         what = ", ".join(found) if found else "an empty folder"
         return Result(s, a, 0.0, max_score, "missing notebook",
                       f"no {path.name} in the submission (found: {what})")
-    try:
-        submitted_nb = _read_notebook(path)
-    except ValueError as exc:
-        return Result(s, a, 0.0, max_score, "invalid notebook",
-                      f"{path.name} cannot be read: {exc}")
-    graded = course.autograded(s, a)
-    if not graded.is_file():
+    record = _record(course, s, a)
+    if not record.is_file():
         return Result(s, a, 0.0, max_score, "grading failed",
-                      "nbgrader could not grade it: see logs/autograde.log")
-    events = _cell_events(course, a, submitted_nb, _read_notebook(graded))
-    return Result(s, a, score, max_score, "graded", "; ".join(events))
+                      "not graded yet: run autograde (see logs/autograde.log)")
+    data = json.loads(record.read_text(encoding="utf-8"))
+    if data["status"] != "graded":
+        score = 0.0
+    report = data.get("integrity", {})
+    return Result(s, a, score, max_score, data["status"], data["details"],
+                  integrity_line(report), report.get("sha256_before") or "",
+                  report.get("sha256_after") or "")
 
 
 def _needs_grading(course: Course, a: str, s: str) -> bool:
-    """Whether the submission has no graded notebook yet, or one older than the submission
-    or than the assignment's source notebook (its tests may have changed)."""
-    graded = course.autograded(s, a)
-    if not graded.is_file():
+    """Whether the submission has no result yet, or one older than the submission or
+    than the assignment's source notebook (its tests may have changed)."""
+    record = _record(course, s, a)
+    if not record.is_file():
         return True
-    done = graded.stat().st_mtime
+    done = record.stat().st_mtime
     return any(p.is_file() and p.stat().st_mtime > done
                for p in (course.submitted(s, a), course.source(a)))
 
 
+def _numba_cache(settings, log: Path) -> Optional[Path]:
+    """A warm Numba cache of the package, compiled once in a sandbox and copied into each
+    submission's sandbox (a copy each: no submission can change another's). Kept between
+    runs in the user's cache folder, keyed by the package's files."""
+    import companion
+    import sandbox
+    pkg = Path(companion.__file__).resolve().parent
+    stamp = hashlib.sha256()
+    for f in sorted(pkg.rglob("*.py")):
+        st = f.stat()
+        stamp.update(f"{f.relative_to(pkg)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    stamp.update(sys.version.encode())
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    dest = base / "cnn-backprop-grading" / f"numba-{stamp.hexdigest()[:16]}"
+    if dest.is_dir():
+        return dest
+    if settings.unsafe:
+        return None
+    print("compiling the package's kernels once for the sandboxes (about a minute) ...",
+          flush=True)
+    with tempfile.TemporaryDirectory(prefix="cnn-grade-numba-") as tmp:
+        work, gdir = Path(tmp) / "work", Path(tmp) / "grading"
+        work.mkdir()
+        gdir.mkdir()
+        sandbox.prepare(gdir)
+        Path(tmp).chmod(0o755)
+        proc = sandbox.run(work, gdir, [sandbox.python_in_sandbox(), "-m", "companion.precompile"],
+                           limits=settings.limits, timeout=1200)
+        _log(log, "numba warm-up", proc.stdout[-3000:])
+        if proc.returncode != 0 or not (work / ".numba").is_dir():
+            return None
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=dest.parent))
+        shutil.copytree(work / ".numba", staging / "numba")
+        try:
+            (staging / "numba").rename(dest)
+        except OSError:          # another run made it first
+            pass
+        shutil.rmtree(staging, ignore_errors=True)
+    return dest if dest.is_dir() else None
+
+
+def _log(log: Path, title: str, text: str) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(f"==== {stamp} {title}\n{text.rstrip()}\n")
+
+
+def _save(course: Course, g, settings) -> None:
+    """Write one submission's outcome: its record, its graded notebook, its scores in
+    the gradebook (the grader's main thread only)."""
+    folder = course.root / "autograded" / g.student / g.assignment
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    if g.notebook is not None:
+        nbformat.write(g.notebook, folder / f"{g.assignment}.ipynb")
+    _register(course, g.assignment, g.student, g.scores)
+    record = {"status": g.status, "details": g.details, "scores": g.scores,
+              "integrity": g.integrity, "sandboxed": not settings.unsafe}
+    _record(course, g.student, g.assignment).write_text(
+        json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
+
+
 def cmd_autograde(course: Course, assignments: list[str], timeout: Optional[int],
-                  notebook_timeout: Optional[int], force: bool = False) -> int:
+                  notebook_timeout: Optional[int], force: bool = False, jobs: int = 0,
+                  memory: Optional[str] = None, unsafe: bool = False) -> int:
     """Grade the submissions that are new or changed since they were last graded (all of
-    them with ``force``), then report every submission of ``assignments``."""
-    env = {}
-    if timeout is not None:
-        env["COURSE_CELL_TIMEOUT"] = str(timeout)
-    if notebook_timeout is not None:
-        env["COURSE_NOTEBOOK_TIMEOUT"] = str(notebook_timeout)
-    missing = [a for a in assignments if not _assignment_in_gradebook(course, a)]
+    them with ``force``), each in its own sandbox, ``jobs`` at a time; then report every
+    submission of ``assignments``."""
+    import concurrent.futures
+    import grading
+    import sandbox
+    limits = sandbox.Limits()
+    if memory is not None:
+        limits = limits._replace(memory=sandbox.parse_size(memory))
+    cell_timeout = timeout if timeout is not None else \
+        int(os.environ.get("COURSE_CELL_TIMEOUT", "300"))
+    nb_timeout = notebook_timeout if notebook_timeout is not None else \
+        int(os.environ.get("COURSE_NOTEBOOK_TIMEOUT", "1800"))
+    limits = limits._replace(cpu_seconds=nb_timeout + cell_timeout * 4)
+    settings = grading.Settings(cell_timeout=cell_timeout, notebook_timeout=nb_timeout,
+                                limits=limits, unsafe=unsafe)
+    log = course.root / "logs" / "autograde.log"
+    if unsafe:
+        print("WARNING: --unsafe: student code runs without a sandbox, with your rights",
+              flush=True)
+    else:
+        why = sandbox.problem()
+        if why is not None:
+            print(f"error: autograde runs every submission in a sandbox, and {why}.\n"
+                  "Install bubblewrap (apt-get install bubblewrap), or pass --unsafe to "
+                  "grade without isolation (student code then runs with your rights).")
+            return 1
+    missing = [a for a in assignments if not _assignment_in_gradebook(course, a)
+               or not course.release(a).is_file()]
     status = cmd_release(course, missing) if missing else 0
     students = {a: course.students_with(a) for a in assignments}
-    todo = {a: [s for s in students[a] if force or _needs_grading(course, a, s)]
-            for a in assignments}
-    for a in assignments:
-        for s in todo[a]:
-            # a stale result must not survive a failed re-grade
-            shutil.rmtree(course.root / "autograded" / s / a, ignore_errors=True)
-    log = course.root / "logs" / "autograde.log"
-    to_grade = [a for a in assignments if todo[a]]
-    if to_grade:
-        count = sum(len(todo[a]) for a in to_grade)
-        print(f"grading {count} submission(s) of {len(to_grade)} assignment(s) ... "
-              f"(log: {log.relative_to(course.root)})", flush=True)
-        # without --force nbgrader skips the submissions that still have a graded notebook
-        for arg in _each(course, to_grade):
-            _nbgrader(course, "autograde", arg, env=env, log=log)
-    # nbgrader exits with 1 when some submission could not be graded; each one is
-    # accounted for below, and every student gets a gradebook entry.
+    todo = [(a, s) for a in assignments for s in students[a]
+            if force or _needs_grading(course, a, s)]
+    jobs = jobs or os.cpu_count() or 1
+    to_grade = sorted({a for a, _ in todo})
+    if todo:
+        print(f"grading {len(todo)} submission(s) of {len(to_grade)} assignment(s) in "
+              f"{min(jobs, len(todo))} sandbox(es) at a time ... (log: "
+              f"{log.relative_to(course.root)})", flush=True)
+        _log(log, f"autograde {' '.join(to_grade)}: {len(todo)} submission(s), "
+                  f"{'UNSAFE (no sandbox)' if unsafe else 'sandboxed'}, --jobs {jobs}", "")
+        loaded = {}
+        for a in to_grade:
+            try:
+                loaded[a] = grading.load_assignment(a, course.source(a), course.release(a),
+                                                    course.root / "nbgrader_plugins.py")
+            except Exception as exc:
+                print(f"error: the checks of {a} cannot be recorded: {exc}")
+                return 1
+        cache = _numba_cache(settings, log)
+        scratch = Path(tempfile.mkdtemp(prefix="cnn-grade-"))
+        scratch.chmod(0o755)
+        slots = list(range(jobs))
+        lock = threading.Lock()
+
+        def work(item):
+            a, s = item
+            with lock:
+                slot = slots.pop()
+            try:
+                path = course.submitted(s, a)
+                if not path.is_file():
+                    return None
+                return grading.grade_submission(loaded[a], s, path, settings, slot=slot,
+                                                numba_cache=cache, scratch=scratch)
+            finally:
+                with lock:
+                    slots.append(slot)
+
+        done = 0
+        try:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+                futures = {pool.submit(work, item): item for item in todo}
+                for future in concurrent.futures.as_completed(futures):
+                    a, s = futures[future]
+                    done += 1
+                    shutil.rmtree(course.root / "autograded" / s / a, ignore_errors=True)
+                    try:
+                        g = future.result()
+                    except Exception as exc:    # a bug of the grader: say so, go on
+                        _log(log, f"{a} {s}: grading failed", repr(exc))
+                        continue
+                    if g is None:
+                        continue
+                    _save(course, g, settings)
+                    line = integrity_line(g.integrity)
+                    _log(log, f"{a} {s}: {g.status}, {sum(g.scores.values()):g} point(s)",
+                         f"details: {g.details or '-'}\nintegrity: {line or '-'}\n"
+                         f"sha256 before/after: {g.integrity.get('sha256_before')} "
+                         f"{g.integrity.get('sha256_after')}\n{g.log}")
+                    print(f"graded {done} of {len(todo)}: {a} {s}", flush=True)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     for a in assignments:
         if not students[a]:
             print(f"{a}: no submissions in {course.root / 'submitted'}/*/{a}/")
             continue
         for s in students[a]:
-            _register_zero(course, a, s)
+            if not _record(course, s, a).is_file():
+                _register(course, a, s)
         print(f"{a}:")
-        _print_results([result_of(course, a, s) for s in students[a]],
-                       regraded=set(todo[a]))
+        todo_here = {s for b, s in todo if b == a}
+        _print_results([result_of(course, a, s) for s in students[a]], regraded=todo_here)
     return status
 
 
@@ -439,6 +584,8 @@ def _print_results(results: list[Result], regraded: Optional[set] = None) -> Non
     for r in results:
         line = f"  {r.student:<{width}}  {r.score:5g} / {r.max_score:<5g} {r.status}"
         line += f": {r.details}" if r.details else ""
+        if r.integrity and (regraded is None or r.student in regraded):
+            line += f" | integrity: {r.integrity}"
         if regraded is not None and r.student not in regraded:
             line += " (unchanged since it was graded)"
         print(line)
@@ -463,8 +610,10 @@ def _gradebook_students(course: Course) -> list[str]:
 
 
 def cmd_export(course: Course, to: Optional[Path]) -> int:
-    """One row per (assignment, student) for every released assignment and every student
-    known from ``submitted/`` or the gradebook; a per-cell table next to it."""
+    """One row per (assignment, student) for every assignment released with ``release``
+    (``validate`` releases nothing in the course) and every student known from
+    ``submitted/`` or the gradebook, with the integrity report; a per-cell table next
+    to it."""
     out = Path(to) if to else course.root / "grades.csv"
     by_cell = out.with_name(out.stem + "_by_cell.csv")
     assignments = _released_assignments(course)
@@ -474,12 +623,14 @@ def cmd_export(course: Course, to: Optional[Path]) -> int:
             open(by_cell, "w", newline="", encoding="utf-8") as fc:
         w = csv.writer(fh)
         wc = csv.writer(fc)
-        w.writerow(["assignment", "student_id", "score", "max_score", "status", "details"])
+        w.writerow(["assignment", "student_id", "score", "max_score", "status", "details",
+                    "integrity", "sha256_before", "sha256_after"])
         wc.writerow(["assignment", "student_id", "cell", "points", "max_points"])
         for a in assignments:
             for s in students:
                 r = result_of(course, a, s)
-                w.writerow([a, s, f"{r.score:g}", f"{r.max_score:g}", r.status, r.details])
+                w.writerow([a, s, f"{r.score:g}", f"{r.max_score:g}", r.status, r.details,
+                            r.integrity, r.sha256_before, r.sha256_after])
                 rows += 1
                 _, _, cells = _scores(course, a, s)
                 if r.status in ("missing notebook", "invalid notebook", "grading failed",
@@ -514,40 +665,80 @@ _ADVICE = {
 }
 
 
+MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3.2.2/es5/tex-chtml.js"
+_MATHJAX = ("<script>window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], "
+            "displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']], processEscapes: true}};</script>\n"
+            '<script id="MathJax-script" async src="{src}"></script>')
+_SCORE = """<div style="max-width:60em;margin:1em auto;padding:.6em 1em;border:1px solid #bbb;
+border-radius:6px;font-family:sans-serif"><h1 style="font-size:1.4em;margin:.2em 0">{title}</h1>
+<p style="font-size:1.2em;margin:.2em 0">Score: {score:g} / {max_score:g}</p>
+<p style="margin:.2em 0">{details}</p><p style="margin:.2em 0;color:#555">Each check cell
+below shows the grader's verdict and its points. The grader ran more cases than the
+visible checks: a failure may name a case you have not seen.</p></div>"""
+
+
+def _feedback_mathjax(course: Course) -> str:
+    """The MathJax 3 the feedback pages load: the book's local copy (made by
+    ``tools/fetch_mathjax.py``), copied next to the pages, else its CDN."""
+    local = ROOT / "_mathjax" / "_static" / "mathjax"
+    if not (local / "tex-chtml.js").is_file():
+        return MATHJAX_CDN
+    dest = course.root / "feedback" / "_mathjax"
+    if not (dest / "tex-chtml.js").is_file():
+        fonts = Path("output") / "chtml" / "fonts" / "woff-v2"
+        shutil.copytree(local / fonts, dest / fonts, dirs_exist_ok=True)
+        shutil.copy(local / "tex-chtml.js", dest / "tex-chtml.js")
+    return "../../_mathjax/tex-chtml.js"
+
+
+def _feedback_page(nb, r: Result, mathjax: str) -> str:
+    """A graded notebook as a page: math rendered, the score on top, no script of the
+    student's (the graded notebook keeps only text and images from the student's cells)."""
+    from nbconvert import HTMLExporter
+    exporter = HTMLExporter(template_name="lab")
+    title = f"{r.assignment} — feedback for {r.student}"
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body = re.sub(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->",
+                  lambda m: _MATHJAX.replace("{src}", mathjax), body, count=1, flags=re.S)
+    details = html.escape(r.details) if r.details else "Graded."
+    header = _SCORE.format(title=html.escape(title), score=r.score, max_score=r.max_score,
+                           details=details)
+    return re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + header, body, count=1)
+
+
 def cmd_feedback(course: Course, assignments: list[str]) -> int:
-    """nbgrader's feedback page for every graded submission; a page of ours for the others."""
-    students = {a: course.students_with(a) for a in assignments}
-    with_graded = [a for a in assignments
-                   if any(course.autograded(s, a).is_file() for s in students[a])]
-    log = course.root / "logs" / "feedback.log"
-    procs = [_nbgrader(course, "generate_feedback", arg, "--force", log=log)
-             for arg in _each(course, with_graded)]
+    """A feedback page for every submission: the graded notebook with its verdicts, or a
+    short page saying why there is none."""
     status = 0
+    mathjax = None
     for a in assignments:
-        if not students[a]:
+        students = course.students_with(a)
+        if not students:
             continue
-        failed = []
-        for s in students[a]:
+        made = 0
+        for s in students:
             r = result_of(course, a, s)
             page = course.feedback(s, a)
-            if r.status == "graded":
-                if not page.is_file():
-                    failed.append(s)
-                continue
             shutil.rmtree(page.parent, ignore_errors=True)
             page.parent.mkdir(parents=True, exist_ok=True)
-            page.write_text(_PAGE.format(
-                title=html.escape(f"{a} — feedback for {s}"), score=r.score,
-                max_score=r.max_score, status=html.escape(r.status.capitalize()),
-                details=html.escape(r.details),
-                advice=_ADVICE.get(r.status, "").format(nb=html.escape(f"{a}.ipynb"))),
-                encoding="utf-8")
-        if failed:
-            print("\n".join(p.stdout[-3000:] for p in procs))
-            print(f"  FAILED: no feedback for {', '.join(failed)} (see logs/feedback.log)")
-            status = 1
-        done = sum(course.feedback(s, a).is_file() for s in students[a])
-        print(f"{a}: feedback for {done} of {len(students[a])} student(s) in "
+            graded = course.autograded(s, a)
+            if r.status == "graded" and graded.is_file():
+                mathjax = mathjax or _feedback_mathjax(course)
+                try:
+                    text = _feedback_page(_read_notebook(graded), r, mathjax)
+                except Exception as exc:
+                    print(f"  FAILED: no feedback for {s}: {type(exc).__name__}: {exc}")
+                    status = 1
+                    continue
+            else:
+                text = _PAGE.format(
+                    title=html.escape(f"{a} — feedback for {s}"), score=r.score,
+                    max_score=r.max_score, status=html.escape(r.status.capitalize()),
+                    details=html.escape(r.details),
+                    advice=_ADVICE.get(r.status, "").format(nb=html.escape(f"{a}.ipynb")))
+            page.write_text(text, encoding="utf-8")
+            made += 1
+        print(f"{a}: feedback for {made} of {len(students)} student(s) in "
               f"feedback/<student>/{a}/")
     return status
 
@@ -574,9 +765,25 @@ def main(argv=None) -> int:
         p.add_argument("--force", action="store_true",
                        help="grade every submission again, also those unchanged since they "
                             "were graded")
+        p.add_argument("--jobs", type=int, default=0,
+                       help="submissions graded at a time, each in its own sandbox "
+                            "(default: one per CPU core)")
+        p.add_argument("--memory", default=None,
+                       help="memory limit of each process of a sandbox (default 2G)")
+        p.add_argument("--unsafe", action="store_true",
+                       help="grade WITHOUT a sandbox where none can be made: student code "
+                            "then runs with your rights")
     p = sub.add_parser("export")
     p.add_argument("--to", type=Path, default=None, help="CSV file (default: exercises/grades.csv)")
     args = parser.parse_args(argv)
+    if getattr(args, "jobs", 0) < 0:
+        parser.error(f"--jobs must be 0 (one per core) or more, got {args.jobs}")
+    if getattr(args, "memory", None) is not None:
+        import sandbox
+        try:
+            sandbox.parse_size(args.memory)
+        except ValueError as exc:
+            parser.error(f"--memory: {exc}")
     course = Course(args.course)
     if args.command == "export":
         return cmd_export(course, args.to)
@@ -589,10 +796,10 @@ def main(argv=None) -> int:
         return cmd_feedback(course, assignments)
     if args.command == "autograde":
         return cmd_autograde(course, assignments, args.timeout, args.notebook_timeout,
-                             args.force)
+                             args.force, args.jobs, args.memory, args.unsafe)
     status = cmd_release(course, assignments)
     status |= cmd_autograde(course, assignments, args.timeout, args.notebook_timeout,
-                            args.force)
+                            args.force, args.jobs, args.memory, args.unsafe)
     status |= cmd_export(course, None)
     status |= cmd_feedback(course, assignments)
     return status

@@ -13,7 +13,12 @@ in notebooks:
   syntax error, an infinite loop (one that can be interrupted, and one that
   ignores the interrupt), ``os._exit``, a segfault, a deleted and an edited test
   cell, megabytes of output, no notebook, a file that is not JSON, and answers
-  pasted into a new notebook (which nbgrader cannot grade).
+  pasted into a new notebook (which holds none of the assignment's cells).
+
+Every submission runs in a sandbox (``tools/sandbox.py``) and is scored by the
+grader's own process; ``test_grading_attacks.py`` tries to break that. Where no
+sandbox can be made, this module grades with ``--unsafe`` (its submissions are
+the tests' own), so that the honest path is tested on any machine.
 
 Then ``autograde``, ``export`` and ``feedback`` run once on all of them, and the
 tests read the CSV files, the graded notebooks and the feedback pages.
@@ -247,6 +252,9 @@ def _without_environment_on_path() -> dict:
 
 
 def _run(*args, timeout=1500):
+    import sandbox
+    if "autograde" in args and sandbox.problem() is not None:
+        args = (*args, "--unsafe")
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                           env=_without_environment_on_path())
@@ -504,8 +512,12 @@ def test_every_submission_gets_a_feedback_page(course):
 
 
 def test_grading_logs_are_kept(course):
+    import sandbox
     text = (course["root"] / "logs" / "autograde.log").read_text()
-    assert "$ nbgrader autograde *\n" in text                    # all assignments at once
-    assert "$ nbgrader autograde 01_background\n" in text        # then the new submissions
+    mode = "sandboxed" if sandbox.problem() is None else "UNSAFE (no sandbox)"
+    assert f"autograde {' '.join(ASSIGNMENTS)}: {3 * len(ASSIGNMENTS)} submission(s), " \
+           f"{mode}" in text                                     # all assignments at once
+    assert f"autograde 01_background: 11 submission(s), {mode}" in text  # then the new ones
+    assert "01_background exit: graded" in text                  # one entry per submission
     assert "DeadKernelError; re-running the notebook without it" in text
     assert "CellTimeoutError; re-running the notebook without it" in text    # the stuck one
