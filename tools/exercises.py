@@ -282,6 +282,10 @@ def cmd_student_config(out: Path) -> int:
     # Jupyter Book finds local extensions relative to the config file: make them absolute
     for name, folder in (sphinx.get("local_extensions") or {}).items():
         sphinx["local_extensions"][name] = str((ROOT / folder).resolve()) + "/"
+    # and the static files (the interactive figures' script and style sheet)
+    static = sphinx["config"].get("html_static_path")
+    if static:
+        sphinx["config"]["html_static_path"] = [str((ROOT / d).resolve()) for d in static]
     # no "download .ipynb" (the pages' sources are not copied) and no launch buttons (they
     # would open the pages, solutions included, from the repository)
     sphinx["recursive_update"] = True

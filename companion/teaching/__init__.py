@@ -9,6 +9,9 @@
   :mod:`~companion.teaching.compare`, short answers in :mod:`~companion.teaching.answers`)
 * :mod:`~companion.teaching.source` – show the package's code in a chapter
 * :mod:`~companion.teaching.timing` – a convolution's time against its work
+* :mod:`~companion.teaching.explorers` – the data of the interactive figures of
+  chapters 7-9 (which cells a gradient reaches), rendered as HTML by
+  :mod:`~companion.teaching.explorer_html`
 """
 
 from companion.teaching.gradcheck import (
@@ -50,12 +53,24 @@ from companion.teaching.timing import (
     cpu_name,
     measure_conv_scaling,
 )
+from companion.teaching.explorers import (
+    EXPLORERS,
+    conv_terms,
+    explorer_data,
+    explorer_links,
+    pool_terms,
+)
+from companion.teaching.explorer_html import (
+    explorer_html,
+    show_explorer,
+)
 
 __all__ = [
     "CONV_SCALING_CASES",
     "Case",
     "CheckFailure",
     "DoubleWell",
+    "EXPLORERS",
     "QuadraticBowl",
     "Rosenbrock",
     "SGDHistory",
@@ -65,14 +80,20 @@ __all__ = [
     "best_time",
     "check_answer",
     "check_function",
+    "conv_terms",
     "cpu_name",
+    "explorer_data",
+    "explorer_html",
+    "explorer_links",
     "gradient_descent",
     "least_squares_loss_and_grad",
     "measure_conv_scaling",
     "minibatch_indices",
     "numerical_gradient",
     "numerical_gradient_array",
+    "pool_terms",
     "relative_error",
     "sgd_linear_regression",
+    "show_explorer",
     "show_source",
 ]

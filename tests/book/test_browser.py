@@ -19,6 +19,14 @@ and that the search page finds the softmax chapter for "softmax". Screenshots
 of the home page, the softmax chapter and a convolution chapter are saved in
 ``_build/screenshots/`` (``BOOK_SCREENSHOTS`` overrides the folder).
 
+The interactive figures of chapters 7-9 (``[data-explorer]``, wired by
+``book/_static/explorers.js``) are clicked through, every selectable cell of
+every case, plus a keyboard selection (arrow key, Enter); the cells the page
+marks ``data-linked`` must be those that ``companion.teaching.explorer_links``
+computes in Python (index math that ``tests/teaching/test_explorers.py`` holds
+to the package's backward functions). A screenshot of each case of each figure,
+a cell selected, is saved as ``explorer-<figure>-<case>.png``.
+
 Which HTML: ``BOOK_HTML`` (a built ``_build/html`` folder) if set; else
 ``_build/html`` when it is at least as new as the book's sources (``make book``
 first, as ``.ci/run`` does); else the book is built strictly into a temporary
@@ -26,8 +34,10 @@ folder. Skipped only when no Chromium is installed (``CHROMIUM`` names one).
 """
 from __future__ import annotations
 
+import base64
 import functools
 import html
+import json
 import os
 import re
 import subprocess
@@ -440,3 +450,143 @@ def test_screenshots_were_saved(visits):
         png = shots / f"{name}.png"
         assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{png} missing"
         assert png.stat().st_size > 10_000, f"{png} is suspiciously small"
+
+
+# --------------------------------------------------------------------------
+# The interactive figures of chapters 7-9
+# --------------------------------------------------------------------------
+
+EXPLORER_CHAPTERS = ("convolution_forward", "convolution_backward", "pooling")
+
+_EXPLORER_FIGURES = """(() => [...document.querySelectorAll('[data-explorer]')].map(fig => ({
+  name: fig.getAttribute('data-explorer'), wired: fig.getAttribute('data-wired'),
+  cases: [...fig.querySelectorAll('[data-case]')].map(c => c.getAttribute('data-case')),
+})))()"""
+
+# Click every selectable cell of figure i (its case shown first by its button) and
+# read back what the page marked.
+_EXPLORER_CLICKS = """((i) => {
+  const fig = document.querySelectorAll('[data-explorer]')[i];
+  const marked = (sel) => [...fig.querySelectorAll(sel)].map(e => e.getAttribute('data-cell'));
+  const out = {};
+  for (const cell of fig.querySelectorAll('[role="gridcell"][data-cell]')) {
+    const id = cell.getAttribute('data-cell');
+    const button = fig.querySelector('[data-case-button="' + id.split('/')[0] + '"]');
+    if (button) button.click();
+    cell.click();
+    out[id] = {selected: marked('[aria-selected="true"]'),
+               linked: marked('[data-linked="true"]').sort(),
+               visible: cell.getClientRects().length > 0,
+               status: fig.querySelector('.xp-status').textContent};
+  }
+  return out;
+})(%d)"""
+
+_EXPLORER_FOCUS = """((i) => {
+  const fig = document.querySelectorAll('[data-explorer]')[i];
+  const first = fig.querySelector('[data-case]:not([hidden]) [role="gridcell"][data-cell]');
+  first.scrollIntoView({block: 'center'});
+  first.focus();
+  return {id: first.getAttribute('data-cell'), focused: document.activeElement === first};
+})(%d)"""
+
+_EXPLORER_SELECTED = """((i) => {
+  const fig = document.querySelectorAll('[data-explorer]')[i];
+  const marked = (sel) => [...fig.querySelectorAll(sel)].map(e => e.getAttribute('data-cell'));
+  return {selected: marked('[aria-selected="true"]'), linked: marked('[data-linked="true"]').sort(),
+          focused: document.activeElement && document.activeElement.getAttribute('data-cell')};
+})(%d)"""
+
+_EXPLORER_SHOW = """((cell, i, key) => {
+  const fig = document.querySelectorAll('[data-explorer]')[i];
+  const button = fig.querySelector('[data-case-button="' + key + '"]');
+  if (button) button.click();
+  const panel = fig.querySelector('[data-case="' + key + '"]');
+  const cells = [...panel.querySelectorAll('[role="gridcell"][data-cell]')];
+  const pick = cells.find(c => c.getAttribute('data-cell') === key + '/' + cell) || cells[0];
+  pick.click();
+  fig.scrollIntoView({block: 'center'});
+  const r = fig.getBoundingClientRect();
+  return {x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width,
+          height: r.height};
+})(%s, %d, %s)"""
+
+# The cell selected in each figure's screenshots (in every case).
+SHOT_CELL = {"conv-forward": "out:0:1:1", "conv-backward": "dout:0:1:1",
+             "pool-backward": "dout:0:0:1"}
+
+
+def _press(browser: Browser, key: str, code: int) -> None:
+    for kind in ("rawKeyDown", "keyUp"):
+        browser.call("Input.dispatchKeyEvent", type=kind, key=key, code=key,
+                     windowsVirtualKeyCode=code, nativeVirtualKeyCode=code)
+
+
+def _cell_after(cell: str, links: dict) -> str:
+    """The selectable cell right of ``cell`` in its grid (the arrow key's target)."""
+    head, row, col = cell.rsplit(":", 2)
+    right = f"{head}:{row}:{int(col) + 1}"
+    return right if right in links else cell
+
+
+def test_explorers_link_the_cells_the_package_computes(browser, server):
+    from companion.teaching import EXPLORERS, explorer_links
+
+    pages = [p for p in toc_pages() if "/exercises/" not in p.file
+             and any(word in Path(p.file).name for word in EXPLORER_CHAPTERS)]
+    assert len(pages) == len(EXPLORER_CHAPTERS), [p.file for p in pages]
+    shots = Path(os.environ.get("BOOK_SCREENSHOTS") or ROOT / "_build" / "screenshots")
+    seen, problems, clicked = [], [], 0
+    for page in pages:
+        browser.navigate(server + page.html)
+        browser.evaluate(_WAIT_FOR_MATHJAX, await_promise=True, timeout=60)
+        figures = browser.evaluate(_EXPLORER_FIGURES)
+        if not figures:
+            problems.append(f"{page.html}: no interactive figure")
+        for i, figure in enumerate(figures):
+            name = figure["name"]
+            seen.append(name)
+            if figure["wired"] != "true":
+                problems.append(f"{page.html}: figure {name!r} was not wired by explorers.js")
+                continue
+            expected = explorer_links(name)            # computed here, in Python
+            found = browser.evaluate(_EXPLORER_CLICKS % i, timeout=120)
+            if set(found) != set(expected):
+                problems.append(f"{page.html}: {name}: selectable cells differ: "
+                                f"{sorted(set(found) ^ set(expected))[:5]}")
+            for cell, state in found.items():
+                clicked += 1
+                want = sorted(expected.get(cell, []))
+                if state["selected"] != [cell]:
+                    problems.append(f"{page.html}: {cell}: selected {state['selected']}")
+                if state["linked"] != want:
+                    problems.append(f"{page.html}: {cell}: linked {state['linked']}, "
+                                    f"expected {want}")
+                if not state["visible"] or not state["status"].strip():
+                    problems.append(f"{page.html}: {cell}: hidden, or no sentence shown")
+            # the keyboard: focus the first cell, move right, select with Enter
+            start = browser.evaluate(_EXPLORER_FOCUS % i)
+            if not start["focused"]:
+                problems.append(f"{page.html}: {name}: its first cell takes no focus")
+            _press(browser, "ArrowRight", 39)
+            _press(browser, "Enter", 13)
+            target = _cell_after(start["id"], expected)
+            state = browser.evaluate(_EXPLORER_SELECTED % i)
+            if (state["focused"], state["selected"]) != (target, [target]) \
+                    or state["linked"] != sorted(expected[target]):
+                problems.append(f"{page.html}: {name}: ArrowRight + Enter from {start['id']} "
+                                f"gave {state}, expected {target} selected")
+            for key in figure["cases"]:
+                box = browser.evaluate(_EXPLORER_SHOW % (json.dumps(SHOT_CELL.get(name)),
+                                                         i, json.dumps(key)))
+                time.sleep(0.05)
+                clip = {k: box[k] for k in ("x", "y", "width", "height")} | {"scale": 1}
+                data = browser.call("Page.captureScreenshot", format="png", clip=clip,
+                                    captureBeyondViewport=False)["data"]
+                png = shots / f"explorer-{name}-{key}.png"
+                png.parent.mkdir(parents=True, exist_ok=True)
+                png.write_bytes(base64.b64decode(data))
+        problems += [f"{page.html}: {e.kind}: {e.text}" for e in browser.errors]
+    _report(problems, "interactive figure problems")
+    assert sorted(seen) == sorted(EXPLORERS), seen
+    assert clicked == sum(len(explorer_links(n)) for n in EXPLORERS)
