@@ -171,16 +171,8 @@ def _each(course: Course, assignments: list[str]) -> list[str]:
 
 def _read_notebook(path: Path):
     """The notebook at ``path``, or raise ``ValueError`` saying why it is not one."""
-    import nbformat
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as exc:  # JSON errors, encoding errors, wrong structure
-        raise ValueError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-    try:
-        nbformat.validate(nb)
-    except Exception as exc:
-        raise ValueError(f"not a valid notebook: {str(exc).splitlines()[0]}")
-    return nb
+    import grading
+    return grading.read_notebook(path)
 
 
 def _gradebook(course: Course):
