@@ -12,6 +12,9 @@
 * :mod:`~companion.teaching.explorers` – the data of the interactive figures of
   chapters 7-9 (which cells a gradient reaches), rendered as HTML by
   :mod:`~companion.teaching.explorer_html`
+* :mod:`~companion.teaching.graph_explorer` – chapter 5's interactive computational
+  graph (values forward, gradients backward), rendered by
+  :mod:`~companion.teaching.graph_explorer_html`
 """
 
 from companion.teaching.gradcheck import (
@@ -64,6 +67,17 @@ from companion.teaching.explorer_html import (
     explorer_html,
     show_explorer,
 )
+from companion.teaching.graph_explorer import (
+    GRAPH_EXPLORER,
+    graph_backward,
+    graph_data,
+    graph_forward,
+    graph_links,
+)
+from companion.teaching.graph_explorer_html import (
+    graph_html,
+    show_graph,
+)
 
 __all__ = [
     "CONV_SCALING_CASES",
@@ -71,6 +85,7 @@ __all__ = [
     "CheckFailure",
     "DoubleWell",
     "EXPLORERS",
+    "GRAPH_EXPLORER",
     "QuadraticBowl",
     "Rosenbrock",
     "SGDHistory",
@@ -85,6 +100,11 @@ __all__ = [
     "explorer_data",
     "explorer_html",
     "explorer_links",
+    "graph_backward",
+    "graph_data",
+    "graph_forward",
+    "graph_html",
+    "graph_links",
     "gradient_descent",
     "least_squares_loss_and_grad",
     "measure_conv_scaling",
@@ -95,5 +115,6 @@ __all__ = [
     "relative_error",
     "sgd_linear_regression",
     "show_explorer",
+    "show_graph",
     "show_source",
 ]

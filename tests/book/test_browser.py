@@ -27,6 +27,15 @@ computes in Python (index math that ``tests/teaching/test_explorers.py`` holds
 to the package's backward functions). A screenshot of each case of each figure,
 a cell selected, is saved as ``explorer-<figure>-<case>.png``.
 
+Chapter 5's computational graph (``[data-explorer="backprop-graph"]``, wired by the
+same script) is clicked through too: every node (the nodes and edges marked
+``data-linked`` must be ``companion.teaching.graph_links``), a keyboard selection,
+and the step buttons: *forward step* must reveal the values that
+``companion.teaching.graph_data`` computes, node by node in topological order,
+*backward step* (refused until the forward pass is done) the gradients in reverse
+order, with the two terms of the fan-out's sum, and *reset* hide them again. Its
+screenshot, at the fan-out's backward step, is ``explorer-backprop-graph-silu.png``.
+
 Which HTML: ``BOOK_HTML`` (a built ``_build/html`` folder) if set; else
 ``_build/html`` when it is at least as new as the book's sources (``make book``
 first, as ``.ci/run`` does); else the book is built strictly into a temporary
@@ -590,3 +599,170 @@ def test_explorers_link_the_cells_the_package_computes(browser, server):
     _report(problems, "interactive figure problems")
     assert sorted(seen) == sorted(EXPLORERS), seen
     assert clicked == sum(len(explorer_links(n)) for n in EXPLORERS)
+
+
+# Chapter 5's computational graph: nodes selected, values forward, gradients backward
+
+_GRAPH_NODES = """(() => {
+  const fig = document.querySelector('[data-explorer="backprop-graph"]');
+  if (!fig) return null;
+  const marked = (sel) => [...fig.querySelectorAll(sel)].map(
+      e => e.getAttribute('data-cell'));
+  const out = {wired: fig.getAttribute('data-wired'), nodes: {}};
+  for (const node of fig.querySelectorAll('[role="option"][data-cell]')) {
+    node.click();
+    out.nodes[node.getAttribute('data-cell')] = {
+      selected: marked('[aria-selected="true"]'),
+      linked: marked('[data-linked="true"]').sort(),
+      dirs: Object.fromEntries([...fig.querySelectorAll('[data-linked="true"]')].map(
+        e => [e.getAttribute('data-cell'), e.getAttribute('data-dir')])),
+      visible: node.getClientRects().length > 0,
+      status: fig.querySelector('.xp-status').textContent};
+  }
+  return out;
+})()"""
+
+_GRAPH_FOCUS = """(() => {
+  const fig = document.querySelector('[data-explorer="backprop-graph"]');
+  const first = fig.querySelector('[role="option"][data-cell]');
+  first.scrollIntoView({block: 'center'});
+  first.focus();
+  return {id: first.getAttribute('data-cell'),
+          focused: document.activeElement === first};
+})()"""
+
+_GRAPH_SELECTED = """(() => {
+  const fig = document.querySelector('[data-explorer="backprop-graph"]');
+  const marked = (sel) => [...fig.querySelectorAll(sel)].map(
+      e => e.getAttribute('data-cell'));
+  const active = document.activeElement;
+  return {selected: marked('[aria-selected="true"]'),
+          linked: marked('[data-linked="true"]').sort(),
+          focused: active && active.getAttribute('data-cell')};
+})()"""
+
+# The state after pressing button ``kind`` (null: no press): what each node shows.
+# (A press is a click: the buttons are <button> elements, so Enter and Space click.)
+_GRAPH_PRESS = """((kind) => {
+  const fig = document.querySelector('[data-explorer="backprop-graph"]');
+  if (kind) fig.querySelector('[data-step-button="' + kind + '"]').click();
+  const shown = (el) => el.getAttribute('data-shown') !== 'false'
+                        && getComputedStyle(el).visibility !== 'hidden';
+  const texts = (sel) => Object.fromEntries(
+      [...fig.querySelectorAll(sel)].filter(shown).map(
+          e => [e.closest('[data-cell]').getAttribute('data-cell'), e.textContent]));
+  return {
+    values: texts('.gx-node [data-part="value"]'),
+    grads: texts('.gx-node .gx-grad'), sums: texts('.gx-node .gx-sum'),
+    edges: texts('.gx-edge-grad'),
+    current: [...fig.querySelectorAll('[data-current="true"]')].map(
+        e => e.getAttribute('data-cell')),
+    disabled: Object.fromEntries([...fig.querySelectorAll('[data-step-button]')].map(
+        b => [b.getAttribute('data-step-button'), b.getAttribute('aria-disabled')])),
+    status: fig.querySelector('.xp-status').textContent};
+})(%s)"""
+
+_GRAPH_SHOT = """(() => {
+  const fig = document.querySelector('[data-explorer="backprop-graph"]');
+  if (document.activeElement) document.activeElement.blur();
+  fig.scrollIntoView({block: 'center'});
+  const r = fig.getBoundingClientRect();
+  return {x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width,
+          height: r.height};
+})()"""
+
+
+def _graph_expected(data, forward: int, backward: int) -> dict:
+    """What the figure must show after ``forward`` and ``backward`` steps."""
+    nodes = {n["id"]: n for n in data["nodes"]}
+    done = set(data["backward"][:backward])
+    return {
+        "values": {i: f"{nodes[i]['name']} = {nodes[i]['value']}"
+                   for i in data["forward"][:forward]},
+        "grads": {i: f"\u2202L/\u2202{nodes[i]['name']} = {nodes[i]['grad']}"
+                  for i in data["backward"][:backward]},
+        "sums": {i: nodes[i]["sum"] for i in done if nodes[i]["sum"]},
+        "edges": {e["id"]: f"\u2190 {e['grad']}" for e in data["edges"]
+                  if e["target"] in done and nodes[e["source"]]["sum"]},
+    }
+
+
+def test_graph_explorer_steps_and_links(browser, server):
+    from companion.teaching import graph_data, graph_links
+
+    pages = [p for p in toc_pages() if "/exercises/" not in p.file
+             and "backpropagation" in Path(p.file).name]
+    assert len(pages) == 1, [p.file for p in pages]
+    browser.navigate(server + pages[0].html)
+    browser.evaluate(_WAIT_FOR_MATHJAX, await_promise=True, timeout=60)
+    data, expected = graph_data(), graph_links()
+    found = browser.evaluate(_GRAPH_NODES)
+    assert found, f"{pages[0].html}: no figure [data-explorer=backprop-graph]"
+    assert found["wired"] == "true", "the graph was not wired by explorers.js"
+    problems = []
+    assert list(found["nodes"]) == data["forward"]
+    for node, state in found["nodes"].items():
+        if state["selected"] != [node]:
+            problems.append(f"{node}: selected {state['selected']}")
+        if state["linked"] != expected[node] or state["dirs"] != data["notes"][node]:
+            problems.append(f"{node}: linked {state['dirs']}, "
+                            f"expected {data['notes'][node]}")
+        if not state["visible"] or state["status"] != data["details"][node]:
+            problems.append(f"{node}: hidden, or status {state['status']!r}")
+    # the keyboard: focus the first node, move right, select with Enter
+    start = browser.evaluate(_GRAPH_FOCUS)
+    _press(browser, "ArrowRight", 39)
+    _press(browser, "Enter", 13)
+    second = data["forward"][1]
+    state = browser.evaluate(_GRAPH_SELECTED)
+    if not start["focused"] \
+            or (state["focused"], state["selected"]) != (second, [second]) \
+            or state["linked"] != expected[second]:
+        problems.append(f"ArrowRight + Enter from {start} gave {state}, "
+                        f"expected {second}")
+    # the steps: nothing shown, backward refused, then forward and backward node by node
+    n = len(data["forward"])
+    state = browser.evaluate(_GRAPH_PRESS % "null")
+    empty = _graph_expected(data, 0, 0)
+    if {k: state[k] for k in empty} != empty or state["disabled"] != {
+            "forward": "false", "backward": "true", "reset": "true"}:
+        problems.append(f"initial state {state}")
+    state = browser.evaluate(_GRAPH_PRESS % '"backward"')
+    if state["values"] or "forward pass first" not in state["status"]:
+        problems.append(f"backward step before the forward pass: {state}")
+    for kind, steps in (("forward", data["steps"]["forward"]),
+                        ("backward", data["steps"]["backward"])):
+        for k, step in enumerate(steps, 1):
+            state = browser.evaluate(_GRAPH_PRESS % json.dumps(kind))
+            want = _graph_expected(data, k if kind == "forward" else n,
+                                   k if kind == "backward" else 0)
+            if {key: state[key] for key in want} != want:
+                problems.append(f"{kind} step {k}: shown {state}, expected {want}")
+            if sorted(state["current"]) != sorted([step["node"], *step["edges"]]) \
+                    or not state["status"].endswith(step["text"]):
+                problems.append(f"{kind} step {k}: current {state['current']}, "
+                                f"status {state['status']!r}")
+            if step["node"] == "silu/node:z" and kind == "backward":
+                z = next(nd for nd in data["nodes"] if nd["id"] == step["node"])
+                terms = z["sum"].split(" + ")
+                if len(terms) != 2 or not all(t in state["status"] for t in terms) \
+                        or state["sums"].get(step["node"]) != z["sum"]:
+                    problems.append(f"the fan-out step shows {state}")
+                box = browser.evaluate(_GRAPH_SHOT)
+                time.sleep(0.05)
+                clip = {key: box[key] for key in ("x", "y", "width", "height")}
+                shot = browser.call("Page.captureScreenshot", format="png",
+                                    clip=clip | {"scale": 1},
+                                    captureBeyondViewport=False)["data"]
+                shots = Path(os.environ.get("BOOK_SCREENSHOTS")
+                             or ROOT / "_build" / "screenshots")
+                shots.mkdir(parents=True, exist_ok=True)
+                (shots / "explorer-backprop-graph-silu.png").write_bytes(
+                    base64.b64decode(shot))
+    if state["disabled"] != {"forward": "true", "backward": "true", "reset": "false"}:
+        problems.append(f"after every step: buttons {state['disabled']}")
+    state = browser.evaluate(_GRAPH_PRESS % '"reset"')
+    if {k: state[k] for k in empty} != empty or state["current"]:
+        problems.append(f"reset left {state}")
+    problems += [f"{pages[0].html}: {e.kind}: {e.text}" for e in browser.errors]
+    _report(problems, "computational graph problems")
