@@ -293,8 +293,7 @@ def _refusals(nb) -> list[str]:
         text = f"{o.get('ename', '')}: {o.get('evalue', '')}" if o.get("output_type") == "error" \
             else str(o.get("text", ""))
         for marker, what in (("Read-only file system", "a write to a read-only folder"),
-                             ("Network is unreachable", "a network connection"),
-                             ("No such file or directory: '/work", "a path outside the sandbox")):
+                             ("Network is unreachable", "a network connection")):
             if marker in text:
                 found.append(f"cell {gid}: refused {what}")
     return list(dict.fromkeys(found))
