@@ -117,6 +117,22 @@ def _sections(cells):
     return [s for s in sections if s[1]]
 
 
+# The heading of an exercise in a source notebook: "## Exercise 8.1 · Derive: the title".
+# The number is the chapter's and the exercise's place in it; the kind says what the
+# student does (derive a formula that is not given, debug a given implementation,
+# implement a tool, run an experiment, answer a question).
+KINDS = ("Derive", "Debug", "Implement", "Experiment", "Question")
+HEADING = re.compile(r"^Exercise (\d+)\.(\d+) · (" + "|".join(KINDS) + r"): (\S.*)$")
+
+
+def parse_heading(heading: str):
+    """(chapter, number, kind, title) of an exercise heading (without ``## ``), or None."""
+    m = HEADING.match(heading.strip())
+    if not m:
+        return None
+    return int(m.group(1)), int(m.group(2)), m.group(3), m.group(4)
+
+
 def _label(assignment: str, grade_id: str) -> str:
     return "ex-" + re.sub(r"[^a-z0-9]+", "-", f"{assignment}-{grade_id}".lower()).strip("-")
 
@@ -159,7 +175,7 @@ def build_page(assignment: str, source_nb=None):
     cells.append(_md(f"{title}\n\n"
                      f"These exercises go with the chapter {_chapter_link(assignment)}. "
                      + intro.strip() + "\n\n"
-                     "To work on them with this instant feedback, open the student notebook "
+                     "To work on them with the checks' feedback, open the student notebook "
                      f"`exercises/release/{assignment}/{assignment}.ipynb` in Jupyter (ready "
                      "on Binder; locally `python tools/grade.py release` makes it); "
                      "instructors grade the same notebook as described in "
@@ -183,7 +199,15 @@ def build_page(assignment: str, source_nb=None):
         heading_cell, *task_rest = task_cells
         body = heading_cell.source.lstrip().split("\n", 1)
         cells.append(_md(body[0]))
-        cells.append(_md(f"```{{exercise-start}}\n:label: {label}\n```"))
+        parsed = parse_heading(heading)
+        if parsed:
+            # numbered per chapter by the heading (Exercise 8.1), not by sphinx-exercise's
+            # count over the whole book; the kind is the admonition's class
+            chapter, number, kind, _ = parsed
+            cells.append(_md(f"```{{exercise-start}} {chapter}.{number} · {kind.lower()}\n"
+                             f":label: {label}\n:class: {kind.lower()}\n:nonumber:\n```"))
+        else:
+            cells.append(_md(f"```{{exercise-start}}\n:label: {label}\n```"))
         task_text = body[1].strip() if len(body) > 1 else ""
         if task_text:
             cells.append(_md(task_text))

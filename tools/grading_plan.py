@@ -95,8 +95,9 @@ class Plan(NamedTuple):
     checks: list                 # FunctionCheck and AnswerCheck, in notebook order
     points: dict                 # grade_id -> points of every test cell
     setup_names: dict            # name -> module, imported by the set-up cells from companion
-    reference_names: frozenset   # of those, the ones the checks compare with and the
-                                 # solutions do not use: the reference implementation
+    reference_names: frozenset   # companion names the set-up or test cells import, the
+                                 # checks compare with and the solutions do not use: the
+                                 # reference implementation
 
 
 def _meta(cell) -> dict:
@@ -133,7 +134,7 @@ def build_plan(source_nb) -> Plan:
         elif cell.cell_type == "code" and _meta(cell).get("grade"):
             in_tests |= used_names(cell.source)
     ns = {"__name__": PLAN_MODULE}
-    checks, points, setup_names = [], {}, {}
+    checks, points, setup_names, test_imports = [], {}, {}, {}
     current = {"grade_id": None}
 
     def record_function(func, reference, cases, *, name=None, outputs=None, compare=None,
@@ -199,9 +200,16 @@ def build_plan(source_nb) -> Plan:
                 from exc
         if not meta.get("grade"):
             setup_names.update(_companion_imports(cell.source))
-        elif len(checks) == before:
-            raise PlanError(f"test cell {gid} calls neither check_function nor check_answer")
-    reference = frozenset(n for n in setup_names if n in in_tests and n not in in_solutions)
+        else:
+            test_imports.update(_companion_imports(cell.source))
+            if len(checks) == before:
+                raise PlanError(f"test cell {gid} calls neither check_function nor "
+                                "check_answer")
+    # The reference implementation: what the checks import from the companion (in the
+    # set-up cell or, as the exercises do, inside the check cell) and compare with, and
+    # the solutions do not use.
+    reference = frozenset(n for n in {**setup_names, **test_imports}
+                          if n in in_tests and n not in in_solutions)
     return Plan(checks, points, setup_names, reference)
 
 
