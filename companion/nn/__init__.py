@@ -8,6 +8,8 @@
 * :mod:`~companion.nn.activation` – ``ReLU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``
 * :mod:`~companion.nn.dropout` – ``Dropout``
 * :mod:`~companion.nn.batchnorm` – ``BatchNorm``
+* :mod:`~companion.nn.residual` – ``Residual``: a block ``y = x + F(x)`` with an identity
+  shortcut
 * :mod:`~companion.nn.config` – ``layer_from_config``: rebuild a layer from its ``config()``
 * :mod:`~companion.nn.sequential` – ``Sequential``: forward, backward, parameters
 * :mod:`~companion.nn.init` – He / Xavier initialization
@@ -58,6 +60,10 @@ from companion.nn.dropout import (
 from companion.nn.batchnorm import (
     BatchNorm,
 )
+from companion.nn.residual import (
+    Residual,
+    ResidualCache,
+)
 from companion.nn.config import (
     LAYER_TYPES,
     layer_from_config,
@@ -102,6 +108,8 @@ __all__ = [
     "LeakyReLU",
     "MaxPool2d",
     "ReLU",
+    "Residual",
+    "ResidualCache",
     "Sequential",
     "Sigmoid",
     "Tanh",

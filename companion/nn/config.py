@@ -11,13 +11,14 @@ from companion.nn.init import INITIALIZERS
 from companion.nn.layer import Layer
 from companion.nn.linear import Dense, Flatten
 from companion.nn.pooling import AvgPool2d, MaxPool2d
+from companion.nn.residual import Residual
 
 __all__ = ["LAYER_TYPES", "layer_from_config"]
 
 
 LAYER_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
     Dense, Conv2d, MaxPool2d, AvgPool2d, ReLU, LeakyReLU, Sigmoid, Tanh, Flatten, Dropout,
-    BatchNorm)}
+    BatchNorm, Residual)}
 """Layer classes by name, as in the ``"type"`` entry of :meth:`Layer.config`."""
 
 
@@ -38,6 +39,13 @@ def layer_from_config(config, *, rng=None) -> Layer:
     if kind not in LAYER_TYPES:
         raise ValueError(f"config type must be one of {sorted(LAYER_TYPES)}, got {kind!r}")
     cls = LAYER_TYPES[kind]
+    if cls is Residual:
+        layers = config.get("layers")
+        if not isinstance(layers, list) or not all(
+                isinstance(e, dict) and "name" in e for e in layers):
+            raise ValueError(f"config {config!r} does not describe a Residual: 'layers' "
+                             "must be a list of layer configs with names")
+        return Residual([(e["name"], layer_from_config(e, rng=rng)) for e in layers])
     args = {k: v for k, v in config.items() if k not in ("type", "name")}
     if cls in (Dense, Conv2d):
         args["rng"] = rng
