@@ -6,6 +6,7 @@
 * :mod:`~companion.train.evaluate` – ``evaluate``, ``predict`` and the loss helpers
 * :mod:`~companion.train.metrics` – accuracy, pixel accuracy, confusion matrix, ...
 * :mod:`~companion.train.distillation` – knowledge distillation loss
+* :mod:`~companion.train.seeds` – comparisons over seeds: mean ± sd, paired differences
 
 A run that diverges raises :class:`NonFiniteError` (defined in
 :mod:`companion._validate`, re-exported here).
@@ -41,6 +42,13 @@ from companion.train.metrics import (
     per_class_accuracy,
     pixel_accuracy,
 )
+from companion.train.seeds import (
+    SeedStats,
+    PairedDifference,
+    seed_stats,
+    over_seeds,
+    paired_difference,
+)
 from companion.train.distillation import (
     distillation_loss,
     DistillationTargets,
@@ -48,6 +56,11 @@ from companion.train.distillation import (
 )
 
 __all__ = [
+    "SeedStats",
+    "PairedDifference",
+    "seed_stats",
+    "over_seeds",
+    "paired_difference",
     "Callback",
     "Checkpoint",
     "DeadReLUMonitor",
