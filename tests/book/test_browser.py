@@ -14,6 +14,8 @@ turn and checks that
 * exercise solutions are hidden until their toggle is clicked, then shown;
 * every local link resolves to a file that exists, and its ``#anchor`` to an
   element of that file;
+* no code cell or code block scrolls sideways in the 1280 px window (88
+  characters fit);
 
 and that the search page finds the softmax chapter for "softmax". Screenshots
 of the home page, the softmax chapter and a convolution chapter are saved in
@@ -227,6 +229,10 @@ _PAGE = """(() => ({
   absolute: [...document.querySelectorAll('a[href]')].map(a => a.href),
   text: document.body.innerText,
   solutions: document.querySelectorAll('.solution').length,
+  wide: [...document.querySelectorAll('div.cell_input pre, div.highlight-python pre')]
+          .filter(p => p.scrollWidth > p.clientWidth + 1)
+          .map(p => p.textContent.split('\\n')
+                     .reduce((a, b) => (a.length >= b.length ? a : b), '').slice(0, 100)),
 }))()"""
 
 _SOLUTION_STATE = """((i) => {
@@ -256,6 +262,7 @@ class Visit(NamedTuple):
     absolute: list
     text: str
     solutions: list           # (id, hidden before the click, shown after it)
+    wide: list                # the longest line of each code box that scrolls sideways
 
 
 def _check_solutions(browser: Browser, count: int) -> list[tuple[str, bool, bool]]:
@@ -305,7 +312,7 @@ def visits(browser, server) -> dict[str, Visit]:
         except CDPError as exc:
             pytest.fail(f"{page.html}: the browser could not check the page: {exc}")
         out[page.html] = Visit(page, url, math, images, list(browser.errors), info["hrefs"],
-                               info["absolute"], info["text"], solutions)
+                               info["absolute"], info["text"], solutions, info["wide"])
     return out
 
 
@@ -360,6 +367,13 @@ def _launch_urls(page: TocPage) -> tuple[str, str, str]:
     binder = f"{buttons['binderhub_url'].rstrip('/')}/v2/gh/{org_repo}/{branch}"
     colab = f"{buttons['colab_url'].rstrip('/')}/github/{org_repo}/blob/{branch}/{path}"
     return binder, colab, path
+
+
+def test_code_fits_the_page(visits):
+    """In the 1280 px window, no code cell and no code block of the text scrolls
+    sideways: the code's 88 characters fit (book/_static/reading.css)."""
+    _report([f"{v.page.html}: {len(v.wide)} code box(es) scroll sideways, e.g. {v.wide[0]!r}"
+             for v in visits.values() if v.wide], "pages whose code does not fit")
 
 
 def test_notebook_pages_have_binder_and_colab_buttons(visits):
