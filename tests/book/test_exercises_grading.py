@@ -156,14 +156,19 @@ PARTIAL = {
                           {"dropout_out_check", "dropout_dx_check", "dropout_hidden"}),
     "15_transfer_and_distillation": ({"kd_solution": (
                                           "def distillation_value_and_grad(s, t, labels, temperature, alpha):\n"
-                                          "    value, grad = distillation_loss(s, t, labels, temperature=temperature,\n"
-                                          "                                    alpha=alpha)\n"
-                                          "    if alpha == 0:\n"
-                                          "        return value, grad\n"
-                                          "    value0, grad0 = distillation_loss(s, t, labels, temperature=temperature,\n"
-                                          "                                      alpha=0.0)\n"
-                                          "    soft = grad - (1 - alpha) * grad0    # alpha T / N (q_s - q_t)\n"
-                                          "    return value, soft * temperature + (1 - alpha) * grad0   # T**2, not T")},
+                                          "    def log_softmax(z):\n"
+                                          "        z = z - z.max(axis=1, keepdims=True)\n"
+                                          "        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))\n"
+                                          "    N, T = s.shape[0], temperature\n"
+                                          "    log_qs, log_qt, log_p = log_softmax(s / T), log_softmax(t / T), log_softmax(s)\n"
+                                          "    rows = np.arange(N)\n"
+                                          "    value = (alpha * T * T * np.sum(np.exp(log_qt) * (log_qt - log_qs)) / N\n"
+                                          "             - (1 - alpha) * np.sum(log_p[rows, labels]) / N)\n"
+                                          "    y = np.zeros_like(s)\n"
+                                          "    y[rows, labels] = 1.0\n"
+                                          "    grad = (alpha * T * T / N * (np.exp(log_qs) - np.exp(log_qt))   # T**2, not T\n"
+                                          "            + (1 - alpha) / N * (np.exp(log_p) - y))\n"
+                                          "    return value, grad")},
                                      {"kd_grad_check", "kd_hidden"}),
     "16_challenges": ({"clip_solution": (
                            "def clip_by_global_norm(grads, max_norm):\n"
