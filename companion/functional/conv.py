@@ -3,14 +3,16 @@
 A batch ``x`` of ``N`` images with ``C`` channels, shape ``(N, C, H, W)``, is
 convolved with ``F`` filters ``w`` of shape ``(F, C, KH, KW)`` and a bias
 ``b`` of shape ``(F,)``, with stride ``(sh, sw)`` and zero padding
-``(ph, pw)`` on each side. Writing :math:`\\tilde x` for the zero-padded
-input, the output ``out`` of shape ``(N, F, H_out, W_out)`` is
+``(ph, pw)`` on each side. In the book's notation (its Notation page), with
+:math:`x_{\\text{pad}}` the input with the zeros added, output positions
+:math:`(i, j)` and offsets :math:`(u, v)` inside the kernel, the output ``out``
+of shape ``(N, F, H_out, W_out)`` is
 
 .. math::
 
-    \\text{out}[n, f, i, j] = b_f + \\sum_{c=0}^{C-1} \\sum_{k_h=0}^{K_H-1}
-    \\sum_{k_w=0}^{K_W-1} w[f, c, k_h, k_w]\\,
-    \\tilde x[n, c, i s_h + k_h, j s_w + k_w],
+    \\text{out}[n, f, i, j] = b[f] + \\sum_{c=0}^{C-1} \\sum_{u=0}^{K_H-1}
+    \\sum_{v=0}^{K_W-1} w[f, c, u, v]\\,
+    x_{\\text{pad}}[n, c, i s_h + u, j s_w + v],
 
     H_{out} = \\left\\lfloor \\frac{H + 2 p_h - K_H}{s_h} \\right\\rfloor + 1,
     \\qquad
@@ -23,14 +25,14 @@ not flipped.) Given the upstream gradient
 
 .. math::
 
-    \\frac{\\partial L}{\\partial b_f} = \\sum_{n, i, j} \\delta[n, f, i, j],
+    \\frac{\\partial L}{\\partial b[f]} = \\sum_{n, i, j} \\delta[n, f, i, j],
     \\qquad
-    \\frac{\\partial L}{\\partial w[f, c, k_h, k_w]} = \\sum_{n, i, j}
-    \\delta[n, f, i, j]\\, \\tilde x[n, c, i s_h + k_h, j s_w + k_w],
+    \\frac{\\partial L}{\\partial w[f, c, u, v]} = \\sum_{n, i, j}
+    \\delta[n, f, i, j]\\, x_{\\text{pad}}[n, c, i s_h + u, j s_w + v],
 
-    \\frac{\\partial L}{\\partial \\tilde x[n, c, i s_h + k_h, j s_w + k_w]}
-    \\mathrel{+}= \\delta[n, f, i, j]\\, w[f, c, k_h, k_w]
-    \\quad\\text{for all } f, i, j, k_h, k_w,
+    \\frac{\\partial L}{\\partial x_{\\text{pad}}[n, c, i s_h + u, j s_w + v]}
+    \\mathrel{+}= \\delta[n, f, i, j]\\, w[f, c, u, v]
+    \\quad\\text{for all } f, i, j, u, v,
 
 and ``dx`` is that last gradient with the padding cut off. The weight gradient
 is a correlation of the input with :math:`\\delta`; the input gradient is a
@@ -70,6 +72,11 @@ a fixed order: results are bit-identical whatever the number of threads
 NumPy's BLAS, whose results may depend on its own thread count.) This module
 holds the definition, the naive kernels and the validating wrappers; the fast
 kernels live in the two modules named above.
+
+Names in the code: ``xp`` is :math:`x_{\\text{pad}}`, the loop variables ``kh``,
+``kw`` are the offsets :math:`u`, :math:`v`, and ``h``, ``v`` (in the backward
+kernels) an input position :math:`(i', j')` of :math:`x_{\\text{pad}}`; ``sh``, ``sw``
+and ``ph``, ``pw`` are the stride :math:`s` and padding :math:`p` per axis.
 
 Dtypes: float32 and float64 are kept; integer or boolean input is converted to
 float64. ``x``, ``w`` and ``b`` (and ``dout``) must end up with one dtype,

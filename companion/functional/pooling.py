@@ -7,15 +7,19 @@ and summarizes each window by one number:
 .. math::
 
     \\text{max pooling:}\\quad
-    \\text{out}[n, c, i, j] = \\max_{0 \\le k_h < K_H,\\ 0 \\le k_w < K_W}
-    x[n, c, i s_h + k_h, j s_w + k_w],
+    \\text{out}[n, c, i, j] = \\max_{0 \\le u < K_H,\\ 0 \\le v < K_W}
+    x[n, c, i s_h + u, j s_w + v],
 
     \\text{average pooling:}\\quad
-    \\text{out}[n, c, i, j] = \\frac{1}{K_H K_W} \\sum_{k_h, k_w}
-    x[n, c, i s_h + k_h, j s_w + k_w],
+    \\text{out}[n, c, i, j] = \\frac{1}{K_H K_W} \\sum_{u, v}
+    x[n, c, i s_h + u, j s_w + v],
 
     H_{out} = \\left\\lfloor \\frac{H - K_H}{s_h} \\right\\rfloor + 1, \\qquad
-    W_{out} = \\left\\lfloor \\frac{W - K_W}{s_w} \\right\\rfloor + 1 .
+    W_{out} = \\left\\lfloor \\frac{W - K_W}{s_w} \\right\\rfloor + 1 ,
+
+with the book's notation (its Notation page): output positions :math:`(i, j)`,
+offsets :math:`(u, v)` inside the window. In the code, ``kh``, ``kw`` are
+:math:`u`, :math:`v`, and ``h``, ``w`` an input position :math:`(i', j')`.
 
 **Default stride.** ``stride=None`` (the default) means the window size, so
 the windows tile the image without overlap: ``max_pool2d_forward(x, 3)`` takes
