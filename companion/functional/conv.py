@@ -249,8 +249,8 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, algorithm="auto"):
     Returns
     -------
     out : ndarray, shape ``(N, F, H_out, W_out)``, the dtype of ``x``
-        ``out[n, f, i, j] = b[f] + sum_{c, kh, kw} w[f, c, kh, kw] *
-        x_pad[n, c, i*sh + kh, j*sw + kw]``, with
+        ``out[n, f, i, j] = b[f] + sum_{c, u, v} w[f, c, u, v] *
+        x_pad[n, c, i*sh + u, j*sw + v]``, with
         ``H_out = (H + 2*ph - KH) // sh + 1`` and
         ``W_out = (W + 2*pw - KW) // sw + 1``.
     cache : Conv2dCache
@@ -325,12 +325,12 @@ def conv2d_backward(dout, cache: Conv2dCache):
     Returns
     -------
     dx : ndarray, shape ``(N, C, H, W)``
-        ``dx[n, c, h, v]`` = sum over ``f, i, j, kh, kw`` with
-        ``i*sh + kh - ph = h`` and ``j*sw + kw - pw = v`` of
-        ``dout[n, f, i, j] * w[f, c, kh, kw]``.
+        ``dx[n, c, i', j']`` = sum over ``f, i, j, u, v`` with
+        ``i*sh + u - ph = i'`` and ``j*sw + v - pw = j'`` of
+        ``dout[n, f, i, j] * w[f, c, u, v]`` (offsets ``u, v`` in the kernel).
     dw : ndarray, shape ``(F, C, KH, KW)``
-        ``dw[f, c, kh, kw] = sum_{n, i, j} dout[n, f, i, j] *
-        x_pad[n, c, i*sh + kh, j*sw + kw]``.
+        ``dw[f, c, u, v] = sum_{n, i, j} dout[n, f, i, j] *
+        x_pad[n, c, i*sh + u, j*sw + v]``.
     db : ndarray, shape ``(F,)``
         ``db[f] = sum_{n, i, j} dout[n, f, i, j]``.
 

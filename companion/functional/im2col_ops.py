@@ -199,8 +199,8 @@ def im2col(x, kernel_size, stride=1, padding=0):
     Returns
     -------
     cols : ndarray, shape ``(C*KH*KW, N*H_out*W_out)``
-        ``cols[(c*KH + kh)*KW + kw, (n*H_out + i)*W_out + j]
-        = x_pad[n, c, i*sh + kh, j*sw + kw]``, with
+        ``cols[(c*KH + u)*KW + v, (n*H_out + i)*W_out + j]
+        = x_pad[n, c, i*sh + u, j*sw + v]``, with
         ``H_out = (H + 2*ph - KH) // sh + 1`` (same for ``W_out``).
     """
     x = as_float_array(x, "x", ndim=4, contiguous=True)
@@ -229,9 +229,9 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0):
     Returns
     -------
     dx : ndarray, shape ``x_shape``
-        ``dx[n, c, h, w]`` is the sum of the entries
-        ``cols[(c*KH + kh)*KW + kw, (n*H_out + i)*W_out + j]`` over all
-        ``(kh, kw, i, j)`` with ``i*sh + kh - ph = h`` and ``j*sw + kw - pw = w``.
+        ``dx[n, c, i', j']`` is the sum of the entries
+        ``cols[(c*KH + u)*KW + v, (n*H_out + i)*W_out + j]`` over all
+        ``(u, v, i, j)`` with ``i*sh + u - ph = i'`` and ``j*sw + v - pw = j'``.
     """
     cols = as_float_array(cols, "cols", ndim=2, contiguous=True)
     try:

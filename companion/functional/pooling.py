@@ -281,7 +281,7 @@ def max_pool2d_forward(x, size=2, stride=None):
     Returns
     -------
     out : ndarray, shape ``(N, C, H_out, W_out)``
-        ``out[n, c, i, j] = max_{kh, kw} x[n, c, i*sh + kh, j*sw + kw]``,
+        ``out[n, c, i, j] = max_{u, v} x[n, c, i*sh + u, j*sw + v]``,
         ``H_out = (H - KH) // sh + 1``, ``W_out = (W - KW) // sw + 1``.
     cache : MaxPool2dCache
         Holds the position of every maximum (the first one in row-major window
@@ -339,7 +339,7 @@ def avg_pool2d_forward(x, size=2, stride=None):
     Returns
     -------
     out : ndarray, shape ``(N, C, H_out, W_out)``
-        ``out[n, c, i, j] = mean_{kh, kw} x[n, c, i*sh + kh, j*sw + kw]``,
+        ``out[n, c, i, j] = mean_{u, v} x[n, c, i*sh + u, j*sw + v]``,
         ``H_out = (H - KH) // sh + 1``, ``W_out = (W - KW) // sw + 1``.
     cache : AvgPool2dCache
         Shapes for :func:`avg_pool2d_backward`.
