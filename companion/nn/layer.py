@@ -75,7 +75,8 @@ from companion._validate import (
 )
 from companion.nn.init import get_initializer, zeros
 
-__all__ = ["Layer", "ParametricLayer", "ElementwiseLayer"]
+__all__ = ["Layer", "ParametricLayer", "ElementwiseLayer", "named_layers",
+           "check_layer_names"]
 
 
 def _format_value(value) -> str:
@@ -211,3 +212,60 @@ class ElementwiseLayer(Layer):
 
     def output_shape(self, input_shape):
         return as_sample_shape(input_shape, range(0, 64), "a tuple of positive ints")
+
+
+def check_layer_names(names) -> None:
+    """``ValueError`` unless every name is a Python identifier (no dots) and unique."""
+    for name in names:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"layer names must be Python identifiers (letters, digits, "
+                             f"'_'; no dots), got {name!r}")
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"layer names must be unique, got {name!r} twice")
+        seen.add(name)
+
+
+def named_layers(items) -> tuple[list[str], list[Layer]]:
+    """The names and the layers of a list of layers and/or ``(name, layer)`` pairs.
+
+    An unnamed layer is named by its class's ``name_prefix`` and its count among
+    the layers of that prefix, counting from 1 (``"conv1"``, ``"relu2"``). Used by
+    :class:`~companion.nn.sequential.Sequential` and
+    :class:`~companion.nn.residual.Residual`.
+
+    Raises
+    ------
+    TypeError
+        An item is neither a Layer nor a ``(name, Layer)`` pair (naming its index).
+    ValueError
+        No items, a name that is not an identifier or appears twice, or the same
+        layer object twice (its parameters would be counted twice).
+    """
+    items = list(items)
+    if not items:
+        raise ValueError("layers must hold at least one layer, got none")
+    pairs = []
+    for i, item in enumerate(items):
+        if isinstance(item, Layer):
+            pairs.append((None, item))
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Layer):
+            pairs.append(item)
+        else:
+            raise TypeError(f"layers[{i}] must be a Layer or a (name, Layer) pair, "
+                            f"got {item!r}")
+    counts: dict[str, int] = {}
+    names, objects = [], []
+    for name, layer in pairs:
+        prefix = type(layer).name_prefix
+        counts[prefix] = counts.get(prefix, 0) + 1
+        names.append(prefix + str(counts[prefix]) if name is None else name)
+        objects.append(layer)
+    check_layer_names(names)
+    ids = [id(layer) for layer in objects]
+    if len(set(ids)) != len(ids):
+        dup = next(n for n, i in zip(names, ids) if ids.count(i) > 1)
+        raise ValueError(f"layers must be distinct objects: the layer named {dup!r} "
+                         "appears twice (its parameters would be counted twice)")
+    return names, objects

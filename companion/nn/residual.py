@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from companion._validate import as_bool
-from companion.nn.layer import Layer
+from companion.nn.layer import Layer, named_layers
 
 __all__ = ["Residual", "ResidualCache"]
 
@@ -67,35 +67,11 @@ class Residual(Layer):
             items = list(layers[0])
         else:
             items = list(layers)
-        if not items:
-            raise ValueError("layers must hold at least one layer (the body F of "
-                             "y = x + F(x)), got none")
-        pairs = []
-        for i, item in enumerate(items):
-            if isinstance(item, Layer):
-                pairs.append((None, item))
-            elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Layer):
-                pairs.append(item)
-            else:
-                raise TypeError(f"layers[{i}] must be a Layer or a (name, Layer) pair, "
-                                f"got {item!r}")
-        counts: dict[str, int] = {}
-        names = []
-        for name, layer in pairs:
-            prefix = type(layer).name_prefix
-            counts[prefix] = counts.get(prefix, 0) + 1
-            names.append(prefix + str(counts[prefix]) if name is None else name)
-        for name in names:
-            if not isinstance(name, str) or not name.isidentifier():
-                raise ValueError(f"layer names must be Python identifiers, got {name!r}")
-        if len(set(names)) != len(names):
-            raise ValueError(f"layer names must be unique, got {names}")
-        if len({id(layer) for _, layer in pairs}) != len(pairs):
-            raise ValueError("layers must be distinct objects (a layer appears twice)")
+        names, objects = named_layers(items)
         self._frozen = False
         super().__init__()
         self.names = names
-        self.layers = [layer for _, layer in pairs]
+        self.layers = objects
         # the layers' own arrays, under "name.key": shared, not copied
         self.params = self._flat("params")
         self.grads = self._flat("grads")

@@ -38,7 +38,7 @@ import numpy as np
 
 from companion._validate import as_float_array, as_generator
 from companion.nn.config import layer_from_config
-from companion.nn.layer import Layer
+from companion.nn.layer import Layer, check_layer_names, named_layers
 
 __all__ = ["Sequential"]
 
@@ -82,46 +82,11 @@ class Sequential:
             items = list(layers[0])
         else:
             items = list(layers)
-        if not items:
-            raise ValueError("layers must hold at least one layer, got none")
-        pairs = []
-        for i, item in enumerate(items):
-            if isinstance(item, Layer):
-                pairs.append((None, item))
-            elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Layer):
-                pairs.append(item)
-            else:
-                raise TypeError(f"layers[{i}] must be a Layer or a (name, Layer) pair, "
-                                f"got {item!r}")
-        counts: dict[str, int] = {}
-        names, objects = [], []
-        for name, layer in pairs:
-            prefix = type(layer).name_prefix
-            counts[prefix] = counts.get(prefix, 0) + 1
-            names.append(prefix + str(counts[prefix]) if name is None else name)
-            objects.append(layer)
-        self._check_names(names)
-        ids = [id(layer) for layer in objects]
-        if len(set(ids)) != len(ids):
-            dup = next(n for n, i in zip(names, ids) if ids.count(i) > 1)
-            raise ValueError(f"layers must be distinct objects: the layer named {dup!r} "
-                             "appears twice (its parameters would be counted twice)")
+        names, objects = named_layers(items)
         self._names = names
         self._layers = objects
         self.training = True
         self.train()
-
-    @staticmethod
-    def _check_names(names) -> None:
-        for name in names:
-            if not isinstance(name, str) or not name.isidentifier():
-                raise ValueError(f"layer names must be Python identifiers (letters, digits, "
-                                 f"'_'; no dots), got {name!r}")
-        seen = set()
-        for name in names:
-            if name in seen:
-                raise ValueError(f"layer names must be unique, got {name!r} twice")
-            seen.add(name)
 
     # -- structure -------------------------------------------------------------------
     @property
@@ -164,7 +129,7 @@ class Sequential:
             raise ValueError("new_layer is already in the model")
         names = list(self._names)
         names[i] = name if new_name is None else new_name
-        self._check_names(names)
+        check_layer_names(names)
         self._names = names
         self._layers[i] = new_layer
         new_layer.train(self.training)

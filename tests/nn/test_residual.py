@@ -3,7 +3,6 @@ junction (finite differences, float64, random shapes), use inside Sequential
 (names, shared parameters, training, configuration, checkpoints), and bad input.
 """
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -26,21 +25,9 @@ from companion.nn import (
 )
 from companion.optim import SGD
 from companion.teaching import numerical_gradient
-from helpers import assert_raises_naming
+from helpers import assert_raises_naming, bounded_weights
 
 seeds = st.integers(0, 2**32 - 1)
-
-
-def bounded_weights(layers, rng):
-    """He-sized weights bounded away from 0 and small random biases, so that no gradient
-    entry is tiny by accident (its finite difference would measure rounding only)."""
-    for layer in layers:
-        if "w" in layer.params:
-            w = layer.params["w"]
-            fan_in = w[0].size if w.ndim == 4 else w.shape[0]
-            w[...] = (rng.choice([-1.0, 1.0], w.shape) * rng.uniform(0.5, 1.5, w.shape)
-                      * np.sqrt(2.0 / fan_in))
-            layer.params["b"][...] = rng.uniform(-0.5, 0.5, layer.params["b"].shape)
 
 
 def block(C, K, rng, act=Tanh):

@@ -35,6 +35,7 @@ from companion.nn import (
 from companion.functional import cross_entropy_loss
 from companion.nn import Sequential
 from companion.optim import SGD
+from helpers import bounded_weights
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -361,15 +362,7 @@ def smooth_networks(draw):
     hidden = draw(st.integers(1, 4))
     layers += [Dense(D, hidden, rng=rng, dtype=np.float64), Tanh(),
                Dense(hidden, classes, rng=rng, dtype=np.float64)]
-    for layer in layers:
-        # weights of He size but bounded away from 0, so that no gradient entry is
-        # tiny by accident (its finite difference would measure only rounding)
-        if "w" in layer.params:
-            w = layer.params["w"]
-            fan_in = w[0].size if w.ndim == 4 else w.shape[0]
-            w[...] = (rng.choice([-1.0, 1.0], w.shape) * rng.uniform(0.5, 1.5, w.shape)
-                      * np.sqrt(2.0 / fan_in))
-            layer.params["b"][...] = rng.uniform(-0.5, 0.5, layer.params["b"].shape)
+    bounded_weights(layers, rng)
     x = rng.uniform(0, 1, (N, C, H, H))
     y = rng.integers(0, classes, N)
     return Sequential(*layers), x, y
