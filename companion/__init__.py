@@ -26,7 +26,7 @@ point down only (each subpackage uses those listed before it):
 ``companion.precompile``
     compiles every Numba kernel once (``python -m companion.precompile``).
 
-Underscore modules (``_validate``, ``_blas``, ``_threads``, ``_progress``) are
+Underscore modules (``_validate``, ``_blas``, ``_threads``, ``_memory``, ``_progress``) are
 the plumbing below all of them.
 
 ``import companion`` is cheap: a subpackage is imported the first time it is

@@ -33,6 +33,7 @@ batch kernels of ``im2col_ops`` have public names only so that other modules
 may call them; they are not part of the API (their ``__all__`` leaves them out).
 """
 
+from companion._memory import apply_memory_policy
 from companion.functional.im2col_ops import (
     conv_output_size,
     pad_images,
@@ -152,3 +153,6 @@ __all__ = [
     "tanh_backward",
     "tanh_forward",
 ]
+
+# Large arrays are reused between steps instead of mapped afresh (companion._memory).
+apply_memory_policy()
