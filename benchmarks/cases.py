@@ -18,7 +18,8 @@ from benchmarks import reference
 from companion.functional import choose_algorithm, conv2d_backward, conv2d_forward
 from companion.functional import max_pool2d_backward, max_pool2d_forward
 
-__all__ = ["Case", "Layer", "Network", "LENET5", "NET32", "NETWORKS", "network_cases"]
+__all__ = ["Case", "Layer", "Network", "LENET5", "NET32", "NETWORKS", "conv_case", "network_cases",
+           "pool_case"]
 
 
 @dataclass
@@ -80,7 +81,21 @@ def _check_close(name, ours, theirs, dtype):
                                  f"(relative error {err:.2e})")
 
 
-def _conv_case(group, layer, x, rng, dtype, torch, algorithms):
+def _reference_results(torch, fn, args, dout, grads_of):
+    """Forward output and gradients from PyTorch (the check of cases too big for NumPy)."""
+    tensors = [torch.from_numpy(np.ascontiguousarray(a)).requires_grad_(i in grads_of)
+               for i, a in enumerate(args)]
+    out = fn(*tensors)
+    grads = torch.autograd.grad(out, [tensors[i] for i in grads_of], torch.from_numpy(dout))
+    return (out.detach().numpy(),) + tuple(g.numpy() for g in grads)
+
+
+def conv_case(group, layer, x, rng, dtype, torch, algorithms=(), numpy=True):
+    """Forward + backward of the conv ``layer`` on ``x``: a :class:`Case` and the output.
+
+    Checked against the NumPy reference (``numpy=True``, which is also timed)
+    or, for shapes too large for it, against PyTorch when available.
+    """
     C = x.shape[1]
     F, K = layer.filters, layer.kernel
     w = (rng.standard_normal((F, C, K, K)) / np.sqrt(C * K * K)).astype(dtype)
@@ -88,9 +103,16 @@ def _conv_case(group, layer, x, rng, dtype, torch, algorithms):
     stride, padding = (layer.stride,) * 2, (layer.padding,) * 2
     out, cache = conv2d_forward(x, w, b, stride, padding)
     dout = rng.standard_normal(out.shape).astype(dtype)
-    ref_out, ref_cache = reference.conv2d_forward(x, w, b, stride, padding)
-    _check_close(layer.name, (out,) + conv2d_backward(dout, cache),
-                 (ref_out,) + reference.conv2d_backward(dout, ref_cache), dtype)
+    if numpy:
+        ref_out, ref_cache = reference.conv2d_forward(x, w, b, stride, padding)
+        _check_close(layer.name, (out,) + conv2d_backward(dout, cache),
+                     (ref_out,) + reference.conv2d_backward(dout, ref_cache), dtype)
+    elif torch is not None:
+        conv = torch.nn.functional.conv2d
+        _check_close(layer.name, (out,) + conv2d_backward(dout, cache),
+                     _reference_results(torch, lambda a, c, d: conv(a, c, d, stride=stride,
+                                                                   padding=padding),
+                                        (x, w, b), dout, (0, 1, 2)), dtype)
 
     def companion(algorithm="auto"):
         def step():
@@ -102,7 +124,9 @@ def _conv_case(group, layer, x, rng, dtype, torch, algorithms):
         o, c = reference.conv2d_forward(x, w, b, stride, padding)
         return reference.conv2d_backward(dout, c)
 
-    impls = {"companion": companion(), "numpy": numpy_step}
+    impls = {"companion": companion()}
+    if numpy:
+        impls["numpy"] = numpy_step
     if torch is not None:
         from benchmarks.torch_layers import conv2d_step
         impls["torch"] = conv2d_step(torch, x, w, b, dout, stride, padding)
@@ -113,13 +137,23 @@ def _conv_case(group, layer, x, rng, dtype, torch, algorithms):
     return Case(layer.name, group, impls, note=note, flops=3 * 2 * macs), out
 
 
-def _pool_case(group, layer, x, rng, dtype, torch):
+def pool_case(group, layer, x, rng, dtype, torch, numpy=True):
+    """Forward + backward of the max-pool ``layer`` on ``x``: a :class:`Case` and the output.
+
+    Checked as :func:`conv_case` is.
+    """
     size, stride = (layer.kernel,) * 2, (layer.stride,) * 2
     out, cache = max_pool2d_forward(x, size, stride)
     dout = rng.standard_normal(out.shape).astype(dtype)
-    ref_out, ref_cache = reference.max_pool2d_forward(x, size, stride)
-    _check_close(layer.name, (out, max_pool2d_backward(dout, cache)),
-                 (ref_out, reference.max_pool2d_backward(dout, ref_cache)), dtype)
+    if numpy:
+        ref_out, ref_cache = reference.max_pool2d_forward(x, size, stride)
+        _check_close(layer.name, (out, max_pool2d_backward(dout, cache)),
+                     (ref_out, reference.max_pool2d_backward(dout, ref_cache)), dtype)
+    elif torch is not None:
+        pool = torch.nn.functional.max_pool2d
+        _check_close(layer.name, (out, max_pool2d_backward(dout, cache)),
+                     _reference_results(torch, lambda a: pool(a, size, stride), (x,), dout,
+                                        (0,)), dtype)
 
     def companion():
         o, c = max_pool2d_forward(x, size, stride)
@@ -129,7 +163,9 @@ def _pool_case(group, layer, x, rng, dtype, torch):
         o, c = reference.max_pool2d_forward(x, size, stride)
         return reference.max_pool2d_backward(dout, c)
 
-    impls = {"companion": companion, "numpy": numpy_step}
+    impls = {"companion": companion}
+    if numpy:
+        impls["numpy"] = numpy_step
     if torch is not None:
         from benchmarks.torch_layers import max_pool2d_step
         impls["torch"] = max_pool2d_step(torch, x, dout, size, stride)
@@ -162,9 +198,9 @@ def network_cases(network: Network, *, batch: int = 64, dtype=np.float32, torch=
     cases = []
     for layer in network.layers:
         if layer.kind == "conv":
-            case, x = _conv_case(network.name, layer, x, rng, dtype, torch, algorithms)
+            case, x = conv_case(network.name, layer, x, rng, dtype, torch, algorithms)
         elif layer.kind == "maxpool":
-            case, x = _pool_case(network.name, layer, x, rng, dtype, torch)
+            case, x = pool_case(network.name, layer, x, rng, dtype, torch)
         else:
             raise ValueError(f"unknown layer kind {layer.kind!r}")
         cases.append(case)

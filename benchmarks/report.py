@@ -16,12 +16,22 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:5.2f}"
 
 
-def format_table(cases, timings, *, reference="companion", baselines=("numpy", "torch")) -> str:
+def _share(flops: float, seconds: float, peak_gflops) -> str:
+    if not peak_gflops or not flops or math.isnan(seconds) or seconds == 0:
+        return "     -"
+    return f"{flops / seconds / 1e9 / peak_gflops:6.0%}"
+
+
+def format_table(cases, timings, *, reference="companion", baselines=("numpy", "torch"),
+                 peak_gflops=None) -> str:
     """A text table: one row per case and one sum row per group.
 
     ``timings[case.name, case.group]`` maps implementation names to
     :class:`~benchmarks.timing.Timing`. A ratio is ``reference / baseline``
-    of the medians: below 1.0 the companion package is faster.
+    of the medians: below 1.0 the companion package is faster. With
+    ``peak_gflops`` (the measured matrix-product rate), the column ``peak``
+    is the ``reference``'s FLOP/s as a share of it, for cases that count
+    their FLOPs.
     """
     names = []
     for case in cases:
@@ -29,9 +39,10 @@ def format_table(cases, timings, *, reference="companion", baselines=("numpy", "
             if name not in names:
                 names.append(name)
     baselines = [b for b in baselines if b in names]
-    head = (f"{'group':<12} {'layer':<18} {'algorithm':<9} "
+    head = (f"{'group':<16} {'layer':<18} {'algorithm':<9} "
             + " ".join(f"{n:>{max(len(n), 8)}}" for n in names)
-            + "".join(f"  {reference[:4]}/{b:<6}" for b in baselines) + "  noise")
+            + "".join(f"  {reference[:4]}/{b:<6}" for b in baselines) + "  noise"
+            + ("    peak" if peak_gflops else ""))
     lines = ["median time of forward + backward (a training step: forward, loss, backward, "
              "update), ms; ratio < 1: companion faster", head,
              "-" * len(head)]
@@ -41,21 +52,28 @@ def format_table(cases, timings, *, reference="companion", baselines=("numpy", "
             groups.append(case.group)
     for group in groups:
         sums = {n: 0.0 for n in names}
+        flops = 0.0
         for case in (c for c in cases if c.group == group):
             t = timings[case.name, case.group]
             med = {n: (t[n].median if n in t else math.nan) for n in names}
             for n in names:
                 sums[n] += med[n]
+            flops += case.flops
             noise = max((t[n].spread for n in t), default=math.nan)
-            lines.append(f"{group:<12} {case.name:<18} {case.note:<9} "
+            lines.append(f"{group:<16} {case.name:<18} {case.note:<9} "
                          + " ".join(f"{_ms(med[n]):>{max(len(n), 8)}}" for n in names)
                          + "".join(f"  {_ratio(med[reference], med[b]):>11}" for b in baselines)
-                         + ("      -" if math.isnan(noise) else f"  {noise:5.0%}"))
+                         + ("      -" if math.isnan(noise) else f"  {noise:5.0%}")
+                         + (f"  {_share(case.flops, med[reference], peak_gflops)}"
+                            if peak_gflops else ""))
         if sum(1 for c in cases if c.group == group) == 1:
             lines.append("")
             continue
-        lines.append(f"{group:<12} {'SUM':<18} {'':<9} "
+        lines.append(f"{group:<16} {'SUM':<18} {'':<9} "
                      + " ".join(f"{_ms(sums[n]):>{max(len(n), 8)}}" for n in names)
-                     + "".join(f"  {_ratio(sums[reference], sums[b]):>11}" for b in baselines))
+                     + "".join(f"  {_ratio(sums[reference], sums[b]):>11}" for b in baselines)
+                     + (f"         {_share(flops, sums[reference], peak_gflops)}"
+                        if peak_gflops and all(c.flops for c in cases if c.group == group)
+                        else ""))
         lines.append("")
     return "\n".join(lines)

@@ -48,6 +48,12 @@ step.
    the package (the ``"im2col"`` convolution, and dense layers should do the
    same) are wrapped in :func:`single_threaded_blas`.
 
+3. Small work runs on the calling thread (:func:`threads_for`): waking the
+   pool's sleeping threads costs tens of microseconds per parallel region
+   (about 100 us here), more than a small layer's whole work. Predicting one
+   LeNet-5 image: its first pooling layer took 150 us with the pool, 53 us on
+   the calling thread; its first convolution 180 and 100 us.
+
 Results do not change: the policy says what idle threads do and how many run
 a product, not what is computed (every kernel gives each output element to one
 thread, see :mod:`companion.functional.conv`). Numba's choice of threading layer and its
@@ -56,11 +62,13 @@ alone, and so is NumPy's BLAS outside the package's calls.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 from companion._blas import single_threaded_blas
 
-__all__ = ["WAIT_POLICY", "apply_thread_policy", "single_threaded_blas", "thread_policy_status"]
+__all__ = ["PARALLEL_MIN_WORK", "WAIT_POLICY", "apply_thread_policy", "single_threaded_blas",
+           "thread_policy_status", "threads_for"]
 
 WAIT_POLICY = "PASSIVE"
 """The value :func:`apply_thread_policy` gives ``OMP_WAIT_POLICY``."""
@@ -143,3 +151,33 @@ def thread_policy_status() -> dict:
             "numba_pool_started": started,
             "numba_threads": numba.get_num_threads() if started else numba.config.NUMBA_NUM_THREADS,
             "threading_layer": layer}
+
+
+PARALLEL_MIN_WORK = 1 << 18
+"""Work (multiply-adds, or elements visited) from which a kernel uses Numba's whole pool.
+
+Below it :func:`threads_for` runs the kernel on the calling thread: at about
+1 to 10 operations per nanosecond, 2**18 of them take tens of microseconds,
+the cost of waking the pool. Set it to 0 to always use the pool."""
+
+
+@contextlib.contextmanager
+def threads_for(work: int):
+    """Run the block with Numba's whole pool, or on the calling thread when ``work`` is small.
+
+    ``work`` below :data:`PARALLEL_MIN_WORK` sets Numba's thread count to 1 for
+    the block (Numba's count is per calling thread, so other Python threads
+    are not affected) and restores it after. Kernels give each output element
+    to one thread, so results do not depend on the choice.
+    """
+    import numba
+
+    threads = numba.get_num_threads()
+    if work >= PARALLEL_MIN_WORK or threads == 1:
+        yield
+        return
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(threads)

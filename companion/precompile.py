@@ -318,7 +318,13 @@ def _warm_regression(rng, dtype) -> None:
 
 
 #: Module -> function that runs each of its kernels for one dtype.
+def _warm_validate(rng, dtype) -> None:
+    from companion._validate import all_finite
+    all_finite(rng.standard_normal(4).astype(dtype))
+
+
 RUNNERS: dict[str, Callable] = {
+    "companion._validate": _warm_validate,
     "companion.functional.activations": _warm_activations,
     "companion.functional.batchnorm": _warm_batchnorm,
     "companion.functional.batchnorm_spatial": _warm_batchnorm_spatial,

@@ -124,3 +124,24 @@ def test_as_examples_and_targets():
         v.as_targets(np.arange(4), 3)
     with pytest.raises(ValueError, match=r"y\[1\] must be finite"):
         v.as_targets((np.arange(3), np.array([0.0, np.nan, 1.0])), 3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, ">f4", ">f8"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("shape, where", [((), ()), ((7,), (6,)), ((3, 4, 5), (2, 0, 4))])
+def test_all_finite_finds_every_non_finite_value(dtype, bad, shape, where):
+    from companion._validate import all_finite
+
+    a = np.full(shape, np.finfo(np.dtype(dtype)).max, dtype=dtype)   # finite, at the limit
+    assert all_finite(a) and all_finite(a.T) and all_finite(-a)
+    a[where] = bad
+    assert not all_finite(a) and not all_finite(a.T)
+    with pytest.raises(ValueError, match="x must be finite, got 1 NaN or infinite value"):
+        v.check_finite(a, "x")
+
+
+def test_all_finite_of_empty_and_integer_arrays():
+    from companion._validate import all_finite
+
+    assert all_finite(np.empty((0, 3), np.float32))
+    assert all_finite(np.arange(5))

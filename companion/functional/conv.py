@@ -91,6 +91,7 @@ import numpy as np
 from numba import njit
 
 from companion import _blas
+from companion._threads import threads_for
 from companion._validate import as_float_array, as_pair, check_same_dtype
 from companion.functional.conv_direct import (
     conv2d_backward_input_direct,
@@ -301,7 +302,8 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, algorithm="auto"):
     if algorithm == "naive":
         _conv2d_forward_naive(xp, w, b, sh, sw, out)
     elif algorithm == "direct":
-        conv2d_forward_direct(xp, w, b, sh, sw, out)
+        with threads_for(out.size * C * KH * KW):
+            conv2d_forward_direct(xp, w, b, sh, sw, out)
     elif algorithm == "gemm":
         conv2d_forward_gemm(xp, w, b, (sh, sw), out)
     else:  # "im2col"
@@ -364,8 +366,9 @@ def conv2d_backward(dout, cache: Conv2dCache):
         _conv2d_backward_naive(xp, w, dout, sh, sw, dxp, dw, db)
         dx[...] = dxp[:, :, ph:ph + H, pw:pw + W]
     elif algorithm == "direct":
-        conv2d_backward_weights_direct(xp, dout, sh, sw, dw, db)
-        conv2d_backward_input_direct(dout, w, sh, sw, ph, pw, dx)
+        with threads_for(dout.size * C * KH * KW):
+            conv2d_backward_weights_direct(xp, dout, sh, sw, dw, db)
+            conv2d_backward_input_direct(dout, w, sh, sw, ph, pw, dx)
     elif algorithm == "gemm":
         conv2d_backward_gemm(xp, w, dout, (sh, sw), (ph, pw), dx, dw, db)
     else:  # "im2col"

@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit, prange
 
 from companion._blas import gemm, single_threaded_blas
-from companion._threads import apply_thread_policy
+from companion._threads import apply_thread_policy, threads_for
 from companion.functional.im2col_ops import (
     col2im_kernel,
     col2im_plane,
@@ -156,6 +156,11 @@ def _gemm_chunk(P: int) -> int:
     return max(1, -(-_GEMM_MIN_COLUMNS // P))
 
 
+def _parallel_work(macs: int, N: int, images_per_task: int) -> int:
+    """The work to weigh for :func:`~companion._threads.threads_for`: none with one task."""
+    return macs if N > images_per_task else 0
+
+
 def _gemm_group(N: int, chunk: int, n_weights: int) -> int:
     """Chunks per group in the backward pass of ``"gemm"``.
 
@@ -176,9 +181,10 @@ def conv2d_forward_gemm(xp, w, b, stride, out):
     """``"gemm"`` forward pass: fills ``out`` ``(N, F, H_out, W_out)`` from the
     padded input ``xp``, filters ``w`` and bias ``b`` (no validation)."""
     (sh, sw), (N, F, Ho, Wo), (KH, KW) = stride, out.shape, w.shape[2:]
-    with single_threaded_blas():
+    chunk = _gemm_chunk(Ho * Wo)
+    with single_threaded_blas(), threads_for(_parallel_work(out.size * w[0].size, N, chunk)):
         _conv2d_forward_gemm(xp, w.reshape(F, -1), b, KH, KW, sh, sw,
-                             _gemm_chunk(Ho * Wo), out.reshape(N, F, Ho * Wo))
+                             chunk, out.reshape(N, F, Ho * Wo))
 
 
 def conv2d_backward_gemm(xp, w, dout, stride, padding, dx, dw, db):
@@ -188,7 +194,8 @@ def conv2d_backward_gemm(xp, w, dout, stride, padding, dx, dw, db):
     C, KH, KW = w.shape[1:]
     chunk = _gemm_chunk(Ho * Wo)
     group = _gemm_group(N, chunk, F * C * KH * KW)
-    with single_threaded_blas():
+    with single_threaded_blas(), threads_for(_parallel_work(dout.size * w[0].size, N,
+                                                            chunk * group)):
         _conv2d_backward_gemm(xp, w.reshape(F, -1), dout.reshape(N, F, Ho * Wo),
                               KH, KW, sh, sw, ph, pw, chunk, group,
                               dx, dw.reshape(F, -1), db)

@@ -58,7 +58,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from companion._threads import apply_thread_policy
+from companion._threads import apply_thread_policy, threads_for
 from companion._validate import as_float_array, as_pair
 
 apply_thread_policy()
@@ -297,7 +297,8 @@ def max_pool2d_forward(x, size=2, stride=None):
     N, C, H, W = x.shape
     out = np.empty((N, C, Ho, Wo), dtype=x.dtype)
     argmax = np.empty((N, C, Ho, Wo), dtype=np.int64)
-    _max_pool_forward(x, KH, KW, sh, sw, out, argmax)
+    with threads_for(out.size * KH * KW):
+        _max_pool_forward(x, KH, KW, sh, sw, out, argmax)
     return out, MaxPool2dCache((N, C, H, W), (KH, KW), (sh, sw), argmax, x.dtype)
 
 
@@ -319,7 +320,8 @@ def max_pool2d_backward(dout, cache: MaxPool2dCache):
     """
     dout = _backward_setup(dout, cache, MaxPool2dCache, "max_pool2d_forward")
     dx = np.empty(cache.x_shape, dtype=cache.dtype)
-    _max_pool_backward(dout, cache.argmax, dx)
+    with threads_for(dx.size + dout.size):
+        _max_pool_backward(dout, cache.argmax, dx)
     return dx
 
 
@@ -352,7 +354,8 @@ def avg_pool2d_forward(x, size=2, stride=None):
     x, (KH, KW), (sh, sw), (Ho, Wo) = _pool_setup(x, size, stride)
     N, C, H, W = x.shape
     out = np.empty((N, C, Ho, Wo), dtype=x.dtype)
-    _avg_pool_forward(x, KH, KW, sh, sw, out)
+    with threads_for(out.size * KH * KW):
+        _avg_pool_forward(x, KH, KW, sh, sw, out)
     return out, AvgPool2dCache((N, C, H, W), (KH, KW), (sh, sw), x.dtype)
 
 
@@ -375,5 +378,6 @@ def avg_pool2d_backward(dout, cache: AvgPool2dCache):
     dout = _backward_setup(dout, cache, AvgPool2dCache, "avg_pool2d_forward")
     (KH, KW), (sh, sw) = cache.size, cache.stride
     dx = np.empty(cache.x_shape, dtype=cache.dtype)
-    _avg_pool_backward(dout, KH, KW, sh, sw, dx)
+    with threads_for(dx.size + dout.size * KH * KW):
+        _avg_pool_backward(dout, KH, KW, sh, sw, dx)
     return dx
