@@ -5,9 +5,14 @@
 * the forward + backward pass of the convolution and pooling layers of two
   networks -- LeNet-5 (1x32x32 input) and the 32x32x3 network of the course's
   first source document -- and
-* a whole LeNet-5 training step (forward, loss, backward, SGD update),
+* a whole LeNet-5 training step (forward, loss, backward, SGD update) with
+  the functional API, and both networks' training steps and one-image
+  predictions with the layer objects of :mod:`companion.nn`,
+* conv and pool layers over batch 1-256, 16-128 px and 3-64 channels,
+* the import and the first step with an empty and a warm Numba cache,
 
-and reports each case (and the sum per network) as a ratio against
+and reports each case (and the sum per network) as a share of the measured
+matrix-product peak and as a ratio against
 
 * a plain NumPy implementation (:mod:`benchmarks.reference`), run in the same
   process, and
@@ -36,6 +41,13 @@ Modules
 :mod:`benchmarks.training`
     The LeNet-5 training step case (companion's functional API, NumPy,
     PyTorch), each checked against the NumPy reference before timing.
+:mod:`benchmarks.models`
+    Both networks' whole training steps and one-image predictions
+    (``companion.nn`` against ``torch.nn``, checked against each other).
+:mod:`benchmarks.grid`
+    The conv/pool shapes beyond the two networks.
+:mod:`benchmarks.machine`
+    The matrix-product peak; cold and warm start times.
 :mod:`benchmarks.report`
     The table.
 :mod:`benchmarks.conv_scaling`

@@ -31,6 +31,7 @@ class Case:
     implementations: dict[str, Callable[[], object]]
     note: str = ""
     flops: float = 0.0
+    summed: bool = True      # part of its group's SUM row (layers of one network)
 
 
 @dataclass(frozen=True)

@@ -124,8 +124,8 @@ def training_step_cases(*, batch: int = 64, torch=None, seed: int = 0) -> list[C
             model = build(0.5)
             net, _ = _torch_model(torch, name, model, 0.5)
             impls["torch"] = _torch_step(torch, net.train(), x, y)
-        cases.append(Case("fwd+loss+bwd+SGD", f"{name} step", impls, note="nn",
-                          flops=3 * 2 * batch * macs))
+        cases.append(Case("companion.nn", f"{name} step", impls, note="SGD",
+                          flops=3 * 2 * batch * macs, summed=False))
     return cases
 
 
@@ -149,6 +149,6 @@ def predict_one_cases(*, torch=None, seed: int = 0) -> list[Case]:
                     return net(tx)
 
             impls["torch"] = predict
-        cases.append(Case("predict 1 image", f"{name} eval", impls, note="nn",
-                          flops=2 * macs))
+        cases.append(Case("one image", f"{name} predict", impls, note="eval",
+                          flops=2 * macs, summed=False))
     return cases

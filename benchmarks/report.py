@@ -39,7 +39,7 @@ def format_table(cases, timings, *, reference="companion", baselines=("numpy", "
             if name not in names:
                 names.append(name)
     baselines = [b for b in baselines if b in names]
-    head = (f"{'group':<16} {'layer':<18} {'algorithm':<9} "
+    head = (f"{'group':<19} {'layer':<18} {'algorithm':<9} "
             + " ".join(f"{n:>{max(len(n), 8)}}" for n in names)
             + "".join(f"  {reference[:4]}/{b:<6}" for b in baselines) + "  noise"
             + ("    peak" if peak_gflops else ""))
@@ -60,16 +60,17 @@ def format_table(cases, timings, *, reference="companion", baselines=("numpy", "
                 sums[n] += med[n]
             flops += case.flops
             noise = max((t[n].spread for n in t), default=math.nan)
-            lines.append(f"{group:<16} {case.name:<18} {case.note:<9} "
+            lines.append(f"{group:<19} {case.name:<18} {case.note:<9} "
                          + " ".join(f"{_ms(med[n]):>{max(len(n), 8)}}" for n in names)
                          + "".join(f"  {_ratio(med[reference], med[b]):>11}" for b in baselines)
                          + ("      -" if math.isnan(noise) else f"  {noise:5.0%}")
                          + (f"  {_share(case.flops, med[reference], peak_gflops)}"
                             if peak_gflops else ""))
-        if sum(1 for c in cases if c.group == group) == 1:
+        members = [c for c in cases if c.group == group]
+        if len(members) == 1 or not all(c.summed for c in members):
             lines.append("")
             continue
-        lines.append(f"{group:<16} {'SUM':<18} {'':<9} "
+        lines.append(f"{group:<19} {'SUM':<18} {'':<9} "
                      + " ".join(f"{_ms(sums[n]):>{max(len(n), 8)}}" for n in names)
                      + "".join(f"  {_ratio(sums[reference], sums[b]):>11}" for b in baselines)
                      + (f"         {_share(flops, sums[reference], peak_gflops)}"

@@ -250,4 +250,5 @@ def lenet5_training_case(*, batch: int = 64, dtype=np.float32, torch=None,
         impls["torch"] = torch_step
     flops = 3 * 2 * batch * (6 * 28 * 28 * 25 + 16 * 10 * 10 * 150 + 400 * 120 + 120 * 84
                              + 84 * 10)
-    return Case("fwd+loss+bwd+SGD", "LeNet-5 step", impls, note="auto", flops=flops)
+    return Case("functional API", "LeNet-5 step", impls, note="auto", flops=flops,
+                summed=False)
