@@ -83,8 +83,11 @@ def test_the_users_allocator_settings_win(variables, reason):
 
 
 def test_status_in_this_process_is_consistent():
-    import companion.functional  # noqa: F401 - applies the policy
+    import importlib
+
     from companion._memory import apply_memory_policy, memory_policy_status
+
+    importlib.import_module("companion.functional")          # applies the policy
 
     status = memory_policy_status()
     assert apply_memory_policy() is status["applied"]       # a second call changes nothing
