@@ -234,12 +234,13 @@ def _warm_batchnorm_spatial(rng, dtype) -> None:
 
 def _run_conv(rng, dtype, algorithms) -> None:
     from companion.functional import conv2d_backward, conv2d_forward
-    x = _images(rng, dtype)
     w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
     b = np.zeros(4, dtype)
-    for algorithm in algorithms:
-        out, cache = conv2d_forward(x, w, b, stride=1, padding=1, algorithm=algorithm)
-        conv2d_backward(np.ones_like(out), cache)
+    # 2 images and 4: "gemm" has kernels for small batches and for larger ones
+    for x in (_images(rng, dtype), _images(rng, dtype, (4, 3, 6, 6))):
+        for algorithm in algorithms:
+            out, cache = conv2d_forward(x, w, b, stride=1, padding=1, algorithm=algorithm)
+            conv2d_backward(np.ones_like(out), cache)
 
 
 def _warm_conv(rng, dtype) -> None:

@@ -14,7 +14,12 @@ input gradient col2im of ``w.reshape(F, K).T @ dout_rows``.
     cache-sized buffers. Needs NumPy's bundled OpenBLAS. Partial weight
     gradients are computed per group of images (groups depend on the shapes
     only) and added in group order, so results do not depend on the number of
-    threads.
+    threads. With fewer than 4 images, chunks of images would leave threads
+    idle (one large image is one task): the forward pass then splits each
+    image into bands of output rows and the backward pass the input channels
+    into blocks, each block owning its rows of ``dw`` and its planes of
+    ``dx`` (one 128 x 128 image with 64 channels: 2.15x PyTorch's time before,
+    1.4x after, on 2 cores).
 ``"im2col"``
     im2col of the whole batch, one NumPy ``@`` per product, col2im: the
     textbook formulation, with whatever BLAS NumPy uses (MKL, Accelerate...;
@@ -151,6 +156,100 @@ def _conv2d_backward_gemm(xp, w2, dout, KH, KW, sh, sw, ph, pw, chunk, group, dx
         db[f] = total
 
 
+# ---------------------------------------------------------------------------
+# "gemm" for a small batch: the work split inside each image
+# ---------------------------------------------------------------------------
+# With fewer images than _SMALL_BATCH, chunks of images leave threads idle (one
+# image of 128 x 128 pixels is one task). The forward pass then splits each
+# image into bands of output rows, the backward pass the channels into blocks.
+
+@njit(cache=True, parallel=True)
+def _conv2d_forward_gemm_bands(xp, w2, b, KH, KW, sh, sw, rows, out):
+    """Forward pass; one task per band of ``rows`` output rows of one image.
+
+    A band of output rows ``i0 <= i < i1`` reads the input rows ``i0*sh`` to
+    ``(i1 - 1)*sh + KH - 1`` only: :func:`im2col_plane` of that slice of
+    ``xp`` gives the band's columns, and ``w2 @ cols`` goes straight into the
+    band's columns of ``out`` (viewed as ``(N, F, Ho, Wo)``).
+    """
+    N, C = xp.shape[0], xp.shape[1]
+    F, K = w2.shape
+    Ho, Wo = out.shape[2], out.shape[3]
+    bands = (Ho + rows - 1) // rows
+    flat = out.reshape((N, F, Ho * Wo))
+    for t in prange(N * bands):
+        n = t // bands
+        i0 = (t - n * bands) * rows
+        i1 = min(Ho, i0 + rows)
+        cols = np.empty((K, (i1 - i0) * Wo), dtype=xp.dtype)
+        band = xp[:, :, i0 * sh:(i1 - 1) * sh + KH, :]
+        for c in range(C):
+            im2col_plane(band, n, c, KH, KW, sh, sw, cols, 0)
+        prod = flat[n, :, i0 * Wo:i1 * Wo]
+        gemm(False, False, 1.0, w2, cols, 0.0, prod)
+        for f in range(F):
+            bias = b[f]
+            for p in range(np.uintp((i1 - i0) * Wo)):
+                prod[f, p] += bias
+
+
+@njit(cache=True, parallel=True, fastmath=_FASTMATH)
+def _conv2d_backward_gemm_channels(xp, w2, dout, KH, KW, sh, sw, ph, pw, channels,
+                                   dx, dw2, db):
+    """Backward pass; one task per block of ``channels`` input channels, one for ``db``.
+
+    The rows of ``cols``, of ``dw`` and of ``dx`` belong to one input channel
+    each, so a block of channels needs no other block's results: per image,
+    ``dw[:, block] += dout[n] @ cols_block.T`` and ``dx[n, block]`` is col2im
+    of ``w2[:, block].T @ dout[n]``. Images are taken in order inside each
+    task, so the result does not depend on the number of threads.
+    """
+    N, C = xp.shape[0], xp.shape[1]
+    F = w2.shape[0]
+    P = dout.shape[2]
+    KK = KH * KW
+    blocks = (C + channels - 1) // channels
+    for t in prange(blocks + 1):
+        if t == blocks:
+            for f in range(F):
+                total = 0.0
+                for n in range(N):
+                    for p in range(np.uintp(P)):
+                        total += dout[n, f, p]
+                db[f] = total
+        else:
+            c0 = t * channels
+            c1 = min(C, c0 + channels)
+            x_block = xp[:, c0:c1]
+            dx_block = dx[:, c0:c1]
+            w2_block = w2[:, c0 * KK:c1 * KK]
+            dw2_block = dw2[:, c0 * KK:c1 * KK]
+            cols = np.empty(((c1 - c0) * KK, P), dtype=xp.dtype)
+            dcols = np.empty(((c1 - c0) * KK, P), dtype=xp.dtype)
+            for n in range(N):
+                for c in range(c1 - c0):
+                    im2col_plane(x_block, n, c, KH, KW, sh, sw, cols, 0)
+                g = dout[n]
+                gemm(False, True, 1.0, g, cols, 0.0 if n == 0 else 1.0, dw2_block)
+                gemm(True, False, 1.0, w2_block, g, 0.0, dcols)
+                for c in range(c1 - c0):
+                    col2im_plane(dcols, 0, n, c, KH, KW, sh, sw, ph, pw, dx_block)
+
+
+_SMALL_BATCH = 4
+_SMALL_BATCH_TASKS = 8
+
+
+def _band_rows(Ho: int) -> int:
+    """Output rows per band of :func:`_conv2d_forward_gemm_bands` (up to 8 bands)."""
+    return -(-Ho // _SMALL_BATCH_TASKS)
+
+
+def _block_channels(C: int) -> int:
+    """Channels per block of :func:`_conv2d_backward_gemm_channels` (up to 8 blocks)."""
+    return -(-C // _SMALL_BATCH_TASKS)
+
+
 def _gemm_chunk(P: int) -> int:
     """Images per chunk of the ``"gemm"`` path: enough for ``_GEMM_MIN_COLUMNS`` columns."""
     return max(1, -(-_GEMM_MIN_COLUMNS // P))
@@ -181,8 +280,14 @@ def conv2d_forward_gemm(xp, w, b, stride, out):
     """``"gemm"`` forward pass: fills ``out`` ``(N, F, H_out, W_out)`` from the
     padded input ``xp``, filters ``w`` and bias ``b`` (no validation)."""
     (sh, sw), (N, F, Ho, Wo), (KH, KW) = stride, out.shape, w.shape[2:]
+    macs = out.size * w[0].size
+    if N < _SMALL_BATCH:
+        rows = _band_rows(Ho)
+        with single_threaded_blas(), threads_for(_parallel_work(macs, N * Ho, rows)):
+            _conv2d_forward_gemm_bands(xp, w.reshape(F, -1), b, KH, KW, sh, sw, rows, out)
+        return
     chunk = _gemm_chunk(Ho * Wo)
-    with single_threaded_blas(), threads_for(_parallel_work(out.size * w[0].size, N, chunk)):
+    with single_threaded_blas(), threads_for(_parallel_work(macs, N, chunk)):
         _conv2d_forward_gemm(xp, w.reshape(F, -1), b, KH, KW, sh, sw,
                              chunk, out.reshape(N, F, Ho * Wo))
 
@@ -192,6 +297,18 @@ def conv2d_backward_gemm(xp, w, dout, stride, padding, dx, dw, db):
     ``dout`` is C-contiguous and only read)."""
     (sh, sw), (ph, pw), (N, F, Ho, Wo) = stride, padding, dout.shape
     C, KH, KW = w.shape[1:]
+    if N == 0:                      # no image: nothing flows back
+        dw[...] = 0.0
+        db[...] = 0.0
+        return
+    if N < _SMALL_BATCH:
+        channels = _block_channels(C)
+        with single_threaded_blas(), threads_for(_parallel_work(dout.size * w[0].size, C,
+                                                                channels)):
+            _conv2d_backward_gemm_channels(xp, w.reshape(F, -1), dout.reshape(N, F, Ho * Wo),
+                                           KH, KW, sh, sw, ph, pw, channels,
+                                           dx, dw.reshape(F, -1), db)
+        return
     chunk = _gemm_chunk(Ho * Wo)
     group = _gemm_group(N, chunk, F * C * KH * KW)
     with single_threaded_blas(), threads_for(_parallel_work(dout.size * w[0].size, N,

@@ -600,7 +600,9 @@ THREAD_SCRIPT = """
     rng = np.random.default_rng(0)
     digests = {}
     layers = [("lenet conv1", 64, (1, 32, 32), 6, 5, 0), ("lenet conv2", 64, (6, 14, 14), 16, 5, 0),
-              ("net32 conv1", 32, (3, 32, 32), 32, 3, 1), ("net32 conv2", 32, (32, 16, 16), 64, 3, 1)]
+              ("net32 conv1", 32, (3, 32, 32), 32, 3, 1), ("net32 conv2", 32, (32, 16, 16), 64, 3, 1),
+              # small batches: bands of rows (forward), blocks of channels (backward)
+              ("one image", 1, (64, 40, 40), 64, 3, 1), ("three images", 3, (5, 17, 13), 4, 3, 0)]
     for name, n, shape, filters, k, pad in layers:
         x = rng.standard_normal((n,) + shape).astype(np.float32)
         w = rng.standard_normal((filters, shape[0], k, k)).astype(np.float32)
@@ -631,7 +633,7 @@ def test_bit_identical_for_one_and_two_threads():
         reports.append(json.loads(stdout))
     assert [r["threads"] for r in reports] == [1, 2]
     one, two = (r["digests"] for r in reports)
-    assert one.keys() == two.keys() and len(one) == 16
+    assert one.keys() == two.keys() and len(one) == 24
     for key in one:
         assert one[key] == two[key], key
     assert any(key.endswith(" gemm") for key in one) == _blas.BLAS_AVAILABLE
