@@ -200,14 +200,16 @@ def build_page(assignment: str, source_nb=None):
         body = heading_cell.source.lstrip().split("\n", 1)
         cells.append(_md(body[0]))
         parsed = parse_heading(heading)
-        if parsed:
-            # numbered per chapter by the heading (Exercise 8.1), not by sphinx-exercise's
-            # count over the whole book; the kind is the admonition's class
-            chapter, number, kind, _ = parsed
-            cells.append(_md(f"```{{exercise-start}} {chapter}.{number} · {kind.lower()}\n"
-                             f":label: {label}\n:class: {kind.lower()}\n:nonumber:\n```"))
-        else:
-            cells.append(_md(f"```{{exercise-start}}\n:label: {label}\n```"))
+        if parsed is None:
+            raise ValueError(
+                f"{assignment}: the exercise heading {heading!r} must read "
+                f"'Exercise <chapter>.<n> · <kind>: <title>' with a kind from "
+                f"{', '.join(KINDS)} (see book/instructors.md)")
+        # numbered per chapter by the heading (Exercise 8.1), not by sphinx-exercise's
+        # count over the whole book; the kind is the admonition's class
+        chapter, number, kind, _ = parsed
+        cells.append(_md(f"```{{exercise-start}} {chapter}.{number} · {kind.lower()}\n"
+                         f":label: {label}\n:class: {kind.lower()}\n:nonumber:\n```"))
         task_text = body[1].strip() if len(body) > 1 else ""
         if task_text:
             cells.append(_md(task_text))

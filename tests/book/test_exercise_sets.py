@@ -121,3 +121,14 @@ def test_visible_checks_run_at_least_three_cases(a):
             heading = section_of.get(check.grade_id)
             assert cases[heading] >= 3, \
                 f"{a}: the visible checks of {heading!r} run {cases[heading]} case(s)"
+
+
+def test_a_heading_that_does_not_parse_is_refused_by_name():
+    a = ASSIGNMENTS[0]
+    src = _source(a)
+    heading, _ = _exercise_sections(src)[0]
+    cell = next(c for c in src.cells if c.cell_type == "markdown"
+                and c.source.lstrip().startswith(f"## {heading}"))
+    cell.source = cell.source.replace(f"## {heading}", "## Exercise one: a title", 1)
+    with pytest.raises(ValueError, match="the exercise heading 'Exercise one: a title' must read"):
+        exercises.build_page(a, source_nb=src)
