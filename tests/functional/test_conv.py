@@ -239,7 +239,8 @@ def test_backward_by_hand():
 # ---------------------------------------------------------------------------
 
 @settings(max_examples=examples(40))
-@given(conv_problems(), st.sampled_from(["direct", "gemm", "im2col", "auto"]))
+# batches of 1-6: "gemm" splits the images of a batch under 4, chunks larger ones
+@given(conv_problems(max_batch=6), st.sampled_from(["direct", "gemm", "im2col", "auto"]))
 def test_algorithms_agree_with_naive(problem, algorithm):
     x_shape, w_shape, stride, padding, seed = problem
     x, w, b, rng = make_arrays(x_shape, w_shape, seed)
