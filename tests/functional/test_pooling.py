@@ -19,7 +19,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -66,7 +66,7 @@ def max_pool_reference(x, size, stride):
 
 
 def max_pool_backward_reference(dout, first, x_shape, size, stride):
-    (KH, KW), (sh, sw) = size, stride
+    (_, KW), (sh, sw) = size, stride
     dx = np.zeros(x_shape)
     N, C, Ho, Wo = dout.shape
     for n in range(N):
