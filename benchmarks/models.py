@@ -6,8 +6,9 @@ objects a learner uses (:func:`companion.nn.models.lenet5`,
 with the same starting parameters:
 
 training step (batch ``N``)
-    forward, cross-entropy loss, backward, SGD with momentum (learning rate
-    0.001, momentum 0.9) -- the four lines of :mod:`companion.train.loop`,
+    forward, cross-entropy loss, backward (no gradient of the images, in
+    neither), SGD with momentum (learning rate 0.001, momentum 0.9) -- the
+    four lines of :mod:`companion.train.loop`,
     ``optimizer.zero_grad(); loss.backward(); optimizer.step()`` in PyTorch.
     Document 1's network trains with dropout ``p = 0.5`` in both.
 predicting one image
@@ -72,7 +73,7 @@ def _companion_step(model, x, y):
     def step():
         logits = model.forward(x)
         loss, dlogits = cross_entropy_loss(logits, y)
-        model.backward(dlogits)
+        model.backward(dlogits, input_grad=False)   # as train_step; torch: no x.grad
         opt.step(model.trainable_params(), model.trainable_grads())
         return loss
 

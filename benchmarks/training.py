@@ -92,7 +92,8 @@ def _companion_step_factory(params, x, y):
         g = max_pool2d_backward(g.reshape(s2.shape), m2)
         g, grads["conv2.w"], grads["conv2.b"] = conv2d_backward(relu_backward(g, r2), c2)
         g = max_pool2d_backward(g, m1)
-        _, grads["conv1.w"], grads["conv1.b"] = conv2d_backward(relu_backward(g, r1), c1)
+        _, grads["conv1.w"], grads["conv1.b"] = conv2d_backward(relu_backward(g, r1), c1,
+                                                                input_grad=False)
         opt.step(p, grads)
         return loss
 

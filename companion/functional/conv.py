@@ -312,7 +312,7 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, algorithm="auto"):
     return out, cache
 
 
-def conv2d_backward(dout, cache: Conv2dCache):
+def conv2d_backward(dout, cache: Conv2dCache, *, input_grad=True):
     """Backward pass of a 2-D convolution layer.
 
     Parameters
@@ -323,10 +323,15 @@ def conv2d_backward(dout, cache: Conv2dCache):
         modified.
     cache : Conv2dCache
         From :func:`conv2d_forward`.
+    input_grad : bool, default True
+        ``False`` skips ``dx`` (returned as ``None``): the first layer of a
+        network needs only its weight gradients, as PyTorch does not compute
+        the gradient of data that does not require one. ``dw`` and ``db`` are
+        the same either way, to the bit.
 
     Returns
     -------
-    dx : ndarray, shape ``(N, C, H, W)``
+    dx : ndarray, shape ``(N, C, H, W)``, or None
         ``dx[n, c, i', j']`` = sum over ``f, i, j, u, v`` with
         ``i*sh + u - ph = i'`` and ``j*sw + v - pw = j'`` of
         ``dout[n, f, i, j] * w[f, c, u, v]`` (offsets ``u, v`` in the kernel).
@@ -346,6 +351,8 @@ def conv2d_backward(dout, cache: Conv2dCache):
     TypeError
         ``cache`` is not a :class:`Conv2dCache`.
     """
+    if not isinstance(input_grad, (bool, np.bool_)):
+        raise TypeError(f"input_grad must be True or False, got {input_grad!r}")
     xp, w, (sh, sw), (ph, pw), (N, C, H, W), algorithm, cols = _check_cache(cache)
     F, _, KH, KW = w.shape
     Ho = conv_output_size(H, KH, sh, ph)
@@ -368,12 +375,13 @@ def conv2d_backward(dout, cache: Conv2dCache):
     elif algorithm == "direct":
         with threads_for(dout.size * C * KH * KW):
             conv2d_backward_weights_direct(xp, dout, sh, sw, dw, db)
-            conv2d_backward_input_direct(dout, w, sh, sw, ph, pw, dx)
+            if input_grad:
+                conv2d_backward_input_direct(dout, w, sh, sw, ph, pw, dx)
     elif algorithm == "gemm":
-        conv2d_backward_gemm(xp, w, dout, (sh, sw), (ph, pw), dx, dw, db)
+        conv2d_backward_gemm(xp, w, dout, (sh, sw), (ph, pw), dx, dw, db, input_grad)
     else:  # "im2col"
-        conv2d_backward_im2col(cols, w, dout, (sh, sw), (ph, pw), dx, dw, db)
-    return dx, dw, db
+        conv2d_backward_im2col(cols, w, dout, (sh, sw), (ph, pw), dx, dw, db, input_grad)
+    return (dx if input_grad else None), dw, db
 
 
 def _resolve_algorithm(algorithm, x_shape, w_shape) -> str:

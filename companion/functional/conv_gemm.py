@@ -100,7 +100,8 @@ def _conv2d_forward_gemm(xp, w2, b, KH, KW, sh, sw, chunk, out):
 
 
 @njit(cache=True, parallel=True, fastmath=_FASTMATH)
-def _conv2d_backward_gemm(xp, w2, dout, KH, KW, sh, sw, ph, pw, chunk, group, dx, dw2, db):
+def _conv2d_backward_gemm(xp, w2, dout, KH, KW, sh, sw, ph, pw, chunk, group, need_dx,
+                          dx, dw2, db):
     """Backward pass; one task per group of ``group`` chunks, then fixed-order sums.
 
     Per chunk: recompute ``cols`` (as in the forward pass), copy the chunk's
@@ -108,9 +109,9 @@ def _conv2d_backward_gemm(xp, w2, dout, KH, KW, sh, sw, ph, pw, chunk, group, dx
     BLAS accumulate ``cols @ g.T`` (the transposed weight gradient, ``K x F``:
     a faster shape for BLAS than ``g @ cols.T`` when ``F`` is small) into the
     group's partial, and compute ``dcols = w2.T @ g``, which col2im adds into
-    ``dx``. The groups' partial ``dw``/``db`` are summed in group order
-    afterwards: chunks and groups depend on the shapes only, so the result
-    does not depend on the number of threads.
+    ``dx`` (skipped when ``need_dx`` is false). The groups' partial ``dw``/``db``
+    are summed in group order afterwards: chunks and groups depend on the shapes
+    only, so the result does not depend on the number of threads.
     """
     N, C = xp.shape[0], xp.shape[1]
     F, K = w2.shape
@@ -139,11 +140,12 @@ def _conv2d_backward_gemm(xp, w2, dout, KH, KW, sh, sw, ph, pw, chunk, group, dx
                 db_parts[grp, f] += total
             beta = 0.0 if t == grp * group else 1.0
             gemm(False, True, 1.0, cols, g, beta, dwt_parts[grp])
-            dcols = np.empty((K, nb * P), dtype=xp.dtype)
-            gemm(True, False, 1.0, w2, g, 0.0, dcols)
-            for m in range(nb):
-                for c in range(C):
-                    col2im_plane(dcols, m * P, n0 + m, c, KH, KW, sh, sw, ph, pw, dx)
+            if need_dx:
+                dcols = np.empty((K, nb * P), dtype=xp.dtype)
+                gemm(True, False, 1.0, w2, g, 0.0, dcols)
+                for m in range(nb):
+                    for c in range(C):
+                        col2im_plane(dcols, m * P, n0 + m, c, KH, KW, sh, sw, ph, pw, dx)
     for f in prange(F):
         for k in range(K):
             total = dwt_parts[0, k, f] if n_groups > 0 else 0.0
@@ -195,14 +197,15 @@ def _conv2d_forward_gemm_bands(xp, w2, b, KH, KW, sh, sw, rows, out):
 
 @njit(cache=True, parallel=True, fastmath=_FASTMATH)
 def _conv2d_backward_gemm_channels(xp, w2, dout, KH, KW, sh, sw, ph, pw, channels,
-                                   dx, dw2, db):
+                                   need_dx, dx, dw2, db):
     """Backward pass; one task per block of ``channels`` input channels, one for ``db``.
 
     The rows of ``cols``, of ``dw`` and of ``dx`` belong to one input channel
     each, so a block of channels needs no other block's results: per image,
     ``dw[:, block] += dout[n] @ cols_block.T`` and ``dx[n, block]`` is col2im
     of ``w2[:, block].T @ dout[n]``. Images are taken in order inside each
-    task, so the result does not depend on the number of threads.
+    task, so the result does not depend on the number of threads. ``dx`` is
+    left alone when ``need_dx`` is false.
     """
     N, C = xp.shape[0], xp.shape[1]
     F = w2.shape[0]
@@ -231,9 +234,10 @@ def _conv2d_backward_gemm_channels(xp, w2, dout, KH, KW, sh, sw, ph, pw, channel
                     im2col_plane(x_block, n, c, KH, KW, sh, sw, cols, 0)
                 g = dout[n]
                 gemm(False, True, 1.0, g, cols, 0.0 if n == 0 else 1.0, dw2_block)
-                gemm(True, False, 1.0, w2_block, g, 0.0, dcols)
-                for c in range(c1 - c0):
-                    col2im_plane(dcols, 0, n, c, KH, KW, sh, sw, ph, pw, dx_block)
+                if need_dx:
+                    gemm(True, False, 1.0, w2_block, g, 0.0, dcols)
+                    for c in range(c1 - c0):
+                        col2im_plane(dcols, 0, n, c, KH, KW, sh, sw, ph, pw, dx_block)
 
 
 _SMALL_BATCH = 4
@@ -292,9 +296,9 @@ def conv2d_forward_gemm(xp, w, b, stride, out):
                              chunk, out.reshape(N, F, Ho * Wo))
 
 
-def conv2d_backward_gemm(xp, w, dout, stride, padding, dx, dw, db):
-    """``"gemm"`` backward pass: fills ``dx``, ``dw``, ``db`` (no validation;
-    ``dout`` is C-contiguous and only read)."""
+def conv2d_backward_gemm(xp, w, dout, stride, padding, dx, dw, db, need_dx=True):
+    """``"gemm"`` backward pass: fills ``dx`` (unless ``need_dx`` is false), ``dw``
+    and ``db`` (no validation; ``dout`` is C-contiguous and only read)."""
     (sh, sw), (ph, pw), (N, F, Ho, Wo) = stride, padding, dout.shape
     C, KH, KW = w.shape[1:]
     if N == 0:                      # no image: nothing flows back
@@ -307,7 +311,7 @@ def conv2d_backward_gemm(xp, w, dout, stride, padding, dx, dw, db):
                                                                 channels)):
             _conv2d_backward_gemm_channels(xp, w.reshape(F, -1), dout.reshape(N, F, Ho * Wo),
                                            KH, KW, sh, sw, ph, pw, channels,
-                                           dx, dw.reshape(F, -1), db)
+                                           need_dx, dx, dw.reshape(F, -1), db)
         return
     chunk = _gemm_chunk(Ho * Wo)
     group = _gemm_group(N, chunk, F * C * KH * KW)
@@ -315,7 +319,7 @@ def conv2d_backward_gemm(xp, w, dout, stride, padding, dx, dw, db):
                                                             chunk * group)):
         _conv2d_backward_gemm(xp, w.reshape(F, -1), dout.reshape(N, F, Ho * Wo),
                               KH, KW, sh, sw, ph, pw, chunk, group,
-                              dx, dw.reshape(F, -1), db)
+                              need_dx, dx, dw.reshape(F, -1), db)
 
 
 def conv2d_forward_im2col(xp, w, b, stride, out):
@@ -331,14 +335,16 @@ def conv2d_forward_im2col(xp, w, b, stride, out):
     return cols
 
 
-def conv2d_backward_im2col(cols, w, dout, stride, padding, dx, dw, db):
-    """``"im2col"`` backward pass from the forward pass's ``cols``: fills ``dx``,
-    ``dw``, ``db`` (no validation; ``dout`` is only read)."""
+def conv2d_backward_im2col(cols, w, dout, stride, padding, dx, dw, db, need_dx=True):
+    """``"im2col"`` backward pass from the forward pass's ``cols``: fills ``dx``
+    (unless ``need_dx`` is false), ``dw``, ``db`` (no validation; ``dout`` is only
+    read)."""
     (sh, sw), (ph, pw), (N, F, Ho, Wo) = stride, padding, dout.shape
     KH, KW = w.shape[2:]
     rows = dout.transpose(1, 0, 2, 3).reshape(F, N * Ho * Wo)
     with single_threaded_blas():
         dw[...] = (rows @ cols.T).reshape(w.shape)
-        dcols = w.reshape(F, -1).T @ rows
+        dcols = w.reshape(F, -1).T @ rows if need_dx else None
     db[...] = rows.sum(axis=1)
-    col2im_kernel(dcols, KH, KW, sh, sw, ph, pw, dx)
+    if need_dx:
+        col2im_kernel(dcols, KH, KW, sh, sw, ph, pw, dx)

@@ -120,7 +120,7 @@ def dense_forward(x, w, b):
     return out, DenseCache(x, w)
 
 
-def dense_backward(dout, cache: DenseCache):
+def dense_backward(dout, cache: DenseCache, *, input_grad=True):
     """Backward pass of a dense layer.
 
     Parameters
@@ -130,10 +130,13 @@ def dense_backward(dout, cache: DenseCache):
         the dtype of the forward pass.
     cache : DenseCache
         From :func:`dense_forward`.
+    input_grad : bool, default True
+        ``False`` skips ``dx`` (returned as ``None``), for a network's first
+        layer; ``dw`` and ``db`` do not change.
 
     Returns
     -------
-    dx : ndarray, shape ``(N, D)``
+    dx : ndarray, shape ``(N, D)``, or None
         :math:`\\delta W^\\top`.
     dw : ndarray, shape ``(D, M)``
         :math:`x^\\top \\delta`.
@@ -151,8 +154,10 @@ def dense_backward(dout, cache: DenseCache):
         raise ValueError(f"dout must have shape (N, M) = {expected}, the shape of the "
                          f"forward output, got {dout.shape}")
     _check_dtype(dout, "dout", x.dtype, "the forward pass")
+    if not isinstance(input_grad, (bool, np.bool_)):
+        raise TypeError(f"input_grad must be True or False, got {input_grad!r}")
     with single_threaded_blas():
-        dx = dout @ w.T
+        dx = dout @ w.T if input_grad else None
         dw = x.T @ dout
     db = dout.sum(axis=0)
     return dx, dw, db

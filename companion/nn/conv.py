@@ -87,6 +87,11 @@ class Conv2d(ParametricLayer):
         self._store_grads(w=dw, b=db)
         return dx
 
+    def backward_params(self, dout) -> None:
+        """``grads`` = ``dw``, ``db`` from ``dout``, without computing ``dx``."""
+        _, dw, db = conv2d_backward(dout, self._require_cache(), input_grad=False)
+        self._store_grads(w=dw, b=db)
+
     def output_shape(self, input_shape):
         C, H, W = as_sample_shape(input_shape, 3, "(in_channels, H, W)")
         if C != self.in_channels:

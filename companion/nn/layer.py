@@ -32,6 +32,12 @@ The interface every layer shares (:class:`Layer`):
   updated in place in training mode).
 * ``training`` (``train()`` / ``eval()``): only :class:`~companion.nn.dropout.Dropout`
   and :class:`~companion.nn.batchnorm.BatchNorm` behave differently.
+* ``backward_params(dout)``: fills ``grads`` like ``backward`` but returns
+  nothing, and :class:`~companion.nn.conv.Conv2d` and
+  :class:`~companion.nn.linear.Dense` skip computing ``dx``: the first layer of
+  a network needs no input gradient (``Sequential.backward(dout,
+  input_grad=False)``, which the training loop uses; PyTorch likewise computes
+  no gradient for data that does not require one).
 * ``frozen``: a frozen layer still computes and returns ``dx`` (layers before
   it still learn), but it is left out of the trainable parameters
   (:meth:`companion.nn.sequential.Sequential.trainable_params`) and its ``grads`` are
@@ -116,6 +122,15 @@ class Layer:
     def backward(self, dout):
         """Gradient with respect to the input of the last :meth:`forward`; fills :attr:`grads`."""
         raise NotImplementedError
+
+    def backward_params(self, dout) -> None:
+        """Fill :attr:`grads` as :meth:`backward` does, without returning ``dx``.
+
+        Layers whose input gradient costs work of its own (``Conv2d``,
+        ``Dense``) skip it; here, the default, ``backward`` runs and ``dx`` is
+        dropped.
+        """
+        self.backward(dout)
 
     def output_shape(self, input_shape) -> tuple[int, ...]:
         """Shape of one sample's output for one sample's ``input_shape`` (no batch axis)."""

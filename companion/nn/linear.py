@@ -64,6 +64,11 @@ class Dense(ParametricLayer):
         self._store_grads(w=dw, b=db)
         return dx
 
+    def backward_params(self, dout) -> None:
+        """``grads`` = ``dw``, ``db`` from ``dout``, without computing ``dx``."""
+        _, dw, db = dense_backward(dout, self._require_cache(), input_grad=False)
+        self._store_grads(w=dw, b=db)
+
     def output_shape(self, input_shape):
         shape = as_sample_shape(input_shape, 1, "(in_features,)")
         if shape != (self.in_features,):

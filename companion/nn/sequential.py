@@ -151,19 +151,36 @@ class Sequential:
 
     __call__ = forward
 
-    def backward(self, dout):
+    def backward(self, dout, *, input_grad=True):
         """Backpropagate ``dout`` (the gradient of the loss with respect to the output of
         the last :meth:`forward`) through every layer in reverse order.
 
         Fills every layer's ``grads`` and returns the gradient with respect to
-        the network's input.
+        the network's input; with ``input_grad=False`` the first layer fills
+        its ``grads`` only (:meth:`~companion.nn.layer.Layer.backward_params`:
+        a first convolution or dense layer skips its ``dx``) and ``None`` is
+        returned. Training needs no gradient of the images, and
+        :func:`~companion.train.loop.train_step` asks for none.
         """
-        for name, layer in zip(reversed(self._names), reversed(self._layers)):
+        if not isinstance(input_grad, (bool, np.bool_)):
+            raise TypeError(f"input_grad must be True or False, got {input_grad!r}")
+        last = 0 if input_grad else 1
+        for i in range(len(self._layers) - 1, -1, -1):
+            name, layer = self._names[i], self._layers[i]
             try:
-                dout = layer.backward(dout)
+                if i >= last:
+                    dout = layer.backward(dout)
+                else:
+                    layer.backward_params(dout)
+                    dout = None
             except (ValueError, TypeError, RuntimeError) as err:
                 raise _with_layer_context(err, name, layer) from err
         return dout
+
+    def backward_params(self, dout) -> None:
+        """Fill every layer's ``grads`` without the input gradient
+        (``backward(dout, input_grad=False)``), as a layer nested in a model."""
+        self.backward(dout, input_grad=False)
 
     def train(self, mode: bool = True) -> "Sequential":
         """Training mode for every layer (``mode=False``: evaluation). Returns the model."""

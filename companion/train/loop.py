@@ -27,7 +27,9 @@ checkpoints, early stopping, yours), each called the same way.
 
 The model
 ---------
-Anything with ``forward(x) -> logits``, ``backward(dlogits)``, ``train()`` /
+Anything with ``forward(x) -> logits``, ``backward(dlogits)`` (or
+``backward_params(dlogits)``, used when present: gradients of the
+parameters only), ``train()`` /
 ``eval()`` and ``training``, ``trainable_params()`` / ``trainable_grads()``
 (flat dicts name -> array; the optimizer updates the arrays in place),
 ``state_dict()`` / ``load_state_dict()``: a :class:`companion.nn.sequential.Sequential`.
@@ -76,6 +78,7 @@ import numpy as np
 from companion._progress import ProgressBar, progress_mode
 from companion._validate import (
     NonFiniteError,
+    all_finite,
     as_data_pair,
     as_generator,
     as_positive_int,
@@ -108,7 +111,8 @@ __all__ = ["fit", "train_step"]
 
 # --------------------------------------------------------------------------- one step
 def _first_nonfinite(arrays: dict):
-    return next((key for key, arr in arrays.items() if not np.all(np.isfinite(arr))), None)
+    return next((key for key, arr in arrays.items() if not all_finite(np.asarray(arr))),
+                None)
 
 
 def train_step(model, optimizer, loss, xb, yb, *, l2: float = 0.0, clip_norm=None,
@@ -133,7 +137,9 @@ def train_step(model, optimizer, loss, xb, yb, *, l2: float = 0.0, clip_norm=Non
         value, dlogits = checked_loss(loss_fn, logits, yb, where)
         score = None if metric is None else metric(logits, labels_of(yb))
         try:
-            model.backward(dlogits)
+            # no gradient of the images is needed: backward_params skips the first
+            # layer's input gradient (a model without it runs backward)
+            getattr(model, "backward_params", model.backward)(dlogits)
         except NonFiniteError as err:
             what = f"non-finite values in the backward pass {where}"
             raise _diverged(what, err) from err

@@ -729,3 +729,25 @@ def test_cold_cache_compiles_without_any_output(tmp_path):
     assert stdout == "ok\n"
     assert stderr == ""
     assert any(tmp_path.rglob("*.nbi"))                       # it did compile and cache
+
+
+# ---------------------------------------------------------------------------
+# input_grad=False: the weight gradients alone (a network's first layer)
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("algorithm", ["naive", "direct", "gemm", "im2col"])
+@pytest.mark.parametrize("batch", [2, 5])        # "gemm": images split, and chunks
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_without_the_input_gradient_the_same_weight_gradients(algorithm, batch, dtype):
+    rng = np.random.default_rng(batch)
+    x = rng.standard_normal((batch, 3, 9, 8)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 2)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    out, cache = conv2d_forward(x, w, b, (2, 1), 1, algorithm=algorithm)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx, dw, db = conv2d_backward(dout, cache)
+    none, dw2, db2 = conv2d_backward(dout, cache, input_grad=False)
+    assert none is None and dx.shape == x.shape
+    assert np.array_equal(dw, dw2) and np.array_equal(db, db2)     # to the bit
+    with pytest.raises(TypeError, match="input_grad must be True or False, got 'no'"):
+        conv2d_backward(dout, cache, input_grad="no")

@@ -181,3 +181,18 @@ def test_backward_validates_dout_and_cache():
         dense_backward(out, (x, w))
     with pytest.raises(TypeError, match="x must be an array of numbers"):
         dense_forward("abc", w, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_without_the_input_gradient_the_same_weight_gradients(dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((7, 5)).astype(dtype)
+    w = rng.standard_normal((5, 3)).astype(dtype)
+    out, cache = dense_forward(x, w, np.zeros(3, dtype))
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx, dw, db = dense_backward(dout, cache)
+    none, dw2, db2 = dense_backward(dout, cache, input_grad=False)
+    assert none is None and dx.shape == x.shape
+    assert np.array_equal(dw, dw2) and np.array_equal(db, db2)
+    with pytest.raises(TypeError, match="input_grad must be True or False, got 1"):
+        dense_backward(dout, cache, input_grad=1)

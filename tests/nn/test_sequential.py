@@ -403,3 +403,33 @@ def test_random_network_gradients_match_finite_differences_everywhere(case):
         assert floored_relative_error(grads[key], numeric[key], floor) < 1e-7, key
     num_dx = numerical_gradient(loss_at, x.copy(), richardson=True)
     assert floored_relative_error(dx, num_dx, max(1e-4 * np.abs(dx).max(), 1e-4)) < 1e-7
+
+
+def test_backward_without_the_input_gradient(monkeypatch):
+    # Training needs no gradient of the images: the first layer fills its grads only.
+    import companion.nn.conv as conv_module
+    from companion.nn import lenet5
+
+    asked = []
+    real = conv_module.conv2d_backward
+
+    def recording(dout, cache, **kwargs):
+        asked.append(kwargs.get("input_grad", True))
+        return real(dout, cache, **kwargs)
+
+    monkeypatch.setattr(conv_module, "conv2d_backward", recording)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 1, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 10, 3)
+    full, part = lenet5(rng=1), lenet5(rng=1)
+    _, g = cross_entropy_loss(full.forward(x), y)
+    dx = full.backward(g)
+    assert dx.shape == x.shape and asked == [True, True]
+    _, g = cross_entropy_loss(part.forward(x), y)
+    assert part.backward(g, input_grad=False) is None
+    assert asked[2:] == [True, False]            # conv2 gives dx, conv1 (first) does not
+    for key, grad in full.grads.items():
+        assert np.array_equal(grad, part.grads[key]), key
+    assert part.backward_params(g) is None
+    with pytest.raises(TypeError, match="input_grad must be True or False"):
+        part.backward(g, input_grad=None)
