@@ -36,7 +36,6 @@ never what is computed.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 __all__ = ["DISABLE_VARIABLE", "MMAP_THRESHOLD", "TRIM_THRESHOLD", "apply_memory_policy",
@@ -78,7 +77,9 @@ def _glibc():
     if libc_name != "glibc":
         return None
     try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+        # the symbols already loaded (glibc is): ctypes.util.find_library would
+        # start a program (ldconfig) to look for it
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):   # pragma: no cover - glibc without mallopt
         return None
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
