@@ -92,7 +92,7 @@ from numba import njit
 
 from companion import _blas
 from companion._threads import threads_for
-from companion._validate import as_float_array, as_pair, check_same_dtype
+from companion._validate import as_bool, as_float_array, as_pair, check_same_dtype
 from companion.functional.conv_direct import (
     conv2d_backward_input_direct,
     conv2d_backward_weights_direct,
@@ -351,8 +351,7 @@ def conv2d_backward(dout, cache: Conv2dCache, *, input_grad=True):
     TypeError
         ``cache`` is not a :class:`Conv2dCache`.
     """
-    if not isinstance(input_grad, (bool, np.bool_)):
-        raise TypeError(f"input_grad must be True or False, got {input_grad!r}")
+    input_grad = as_bool(input_grad, "input_grad")
     xp, w, (sh, sw), (ph, pw), (N, C, H, W), algorithm, cols = _check_cache(cache)
     F, _, KH, KW = w.shape
     Ho = conv_output_size(H, KH, sh, ph)
@@ -365,13 +364,14 @@ def conv2d_backward(dout, cache: Conv2dCache, *, input_grad=True):
     if dout.dtype != w.dtype:
         raise ValueError(f"dout must have the dtype of the forward pass ({w.dtype}), "
                          f"got {dout.dtype}")
-    dx = np.empty((N, C, H, W), dtype=w.dtype)
+    dx = np.empty((N, C, H, W) if input_grad else (0, 0, 0, 0), dtype=w.dtype)
     dw = np.empty(w.shape, dtype=w.dtype)
     db = np.empty(F, dtype=w.dtype)
     if algorithm == "naive":
         dxp = np.empty(xp.shape, dtype=w.dtype)
         _conv2d_backward_naive(xp, w, dout, sh, sw, dxp, dw, db)
-        dx[...] = dxp[:, :, ph:ph + H, pw:pw + W]
+        if input_grad:
+            dx[...] = dxp[:, :, ph:ph + H, pw:pw + W]
     elif algorithm == "direct":
         with threads_for(dout.size * C * KH * KW):
             conv2d_backward_weights_direct(xp, dout, sh, sw, dw, db)

@@ -228,7 +228,7 @@ def _conv2d_backward_gemm_channels(xp, w2, dout, KH, KW, sh, sw, ph, pw, channel
             w2_block = w2[:, c0 * KK:c1 * KK]
             dw2_block = dw2[:, c0 * KK:c1 * KK]
             cols = np.empty(((c1 - c0) * KK, P), dtype=xp.dtype)
-            dcols = np.empty(((c1 - c0) * KK, P), dtype=xp.dtype)
+            dcols = np.empty(((c1 - c0) * KK, P if need_dx else 0), dtype=xp.dtype)
             for n in range(N):
                 for c in range(c1 - c0):
                     im2col_plane(x_block, n, c, KH, KW, sh, sw, cols, 0)

@@ -43,7 +43,7 @@ from typing import NamedTuple
 import numpy as np
 
 from companion._blas import single_threaded_blas
-from companion._validate import as_float_array, check_ndim
+from companion._validate import as_bool, as_float_array, check_ndim
 
 __all__ = ["DenseCache", "dense_forward", "dense_backward"]
 
@@ -154,8 +154,7 @@ def dense_backward(dout, cache: DenseCache, *, input_grad=True):
         raise ValueError(f"dout must have shape (N, M) = {expected}, the shape of the "
                          f"forward output, got {dout.shape}")
     _check_dtype(dout, "dout", x.dtype, "the forward pass")
-    if not isinstance(input_grad, (bool, np.bool_)):
-        raise TypeError(f"input_grad must be True or False, got {input_grad!r}")
+    input_grad = as_bool(input_grad, "input_grad")
     with single_threaded_blas():
         dx = dout @ w.T if input_grad else None
         dw = x.T @ dout

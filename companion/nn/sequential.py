@@ -36,7 +36,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from companion._validate import as_float_array, as_generator
+from companion._validate import as_bool, as_float_array, as_generator
 from companion.nn.config import layer_from_config
 from companion.nn.layer import Layer, check_layer_names, named_layers
 
@@ -162,8 +162,7 @@ class Sequential:
         returned. Training needs no gradient of the images, and
         :func:`~companion.train.loop.train_step` asks for none.
         """
-        if not isinstance(input_grad, (bool, np.bool_)):
-            raise TypeError(f"input_grad must be True or False, got {input_grad!r}")
+        input_grad = as_bool(input_grad, "input_grad")
         last = 0 if input_grad else 1
         for i in range(len(self._layers) - 1, -1, -1):
             name, layer = self._names[i], self._layers[i]

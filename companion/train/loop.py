@@ -132,7 +132,7 @@ def train_step(model, optimizer, loss, xb, yb, *, l2: float = 0.0, clip_norm=Non
         except NonFiniteError as err:  # a layer refused an overflowed input
             what = f"non-finite values in the forward pass {where}"
             raise _diverged(what, err) from err
-        if not np.all(np.isfinite(logits)):
+        if not all_finite(logits):
             raise _diverged(f"the logits are not finite {where}")
         value, dlogits = checked_loss(loss_fn, logits, yb, where)
         score = None if metric is None else metric(logits, labels_of(yb))
