@@ -9,10 +9,10 @@ allocate, then call the three drivers of this module on arrays they trust:
 they do no validation of their own).
 
 The input is viewed as ``(N, C, L)``, ``L = H * W``. The work of one channel
-is a function (:func:`_spatial_train_channel`, ...) that a driver calls for
-every channel: serially for small arrays or when Numba is limited to one
-thread, with ``prange`` (one thread per channel) from
-:data:`PARALLEL_MIN_SIZE` elements on. Each channel is computed by one thread
+is a function (:func:`_spatial_train_channel`, ...) that a kernel calls for
+every channel with ``prange`` (one thread per channel); small arrays run on
+the calling thread, as every kernel of the package does
+(:func:`~companion._threads.threads_for`). Each channel is computed by one thread
 with the same code in the same order, so the result is bit-identical whatever
 the number of threads (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``). Sums
 are accumulated in float64 whatever the dtype.
@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import math
 
-import numba
 from numba import njit, prange
 
-from companion._threads import apply_thread_policy
+from companion._threads import apply_thread_policy, threads_for
 
 apply_thread_policy()       # idle prange workers sleep (see companion._threads)
 
@@ -35,10 +34,9 @@ __all__: list[str] = []
 
 # --------------------------------------------------------------------------
 # Spatial input (N, C, H, W), viewed as (N, C, L) with L = H * W. The math of
-# one channel c is in a *_channel function; a driver calls it for every
-# channel, serially or in parallel (prange, one thread per channel). Both
-# drivers compute every channel with the same code in the same order, so
-# their results are bit-identical whatever the number of threads.
+# one channel c is in a *_channel function; a kernel calls it for every
+# channel (prange, one thread per channel), so the results are bit-identical
+# whatever the number of threads.
 # fastmath={"reassoc"} lets LLVM vectorize the sums over a channel (it
 # reorders the additions into a few partial sums, a fixed order for a given
 # L); measured 1.5-2.3x faster. NaN and infinity semantics are untouched.
@@ -111,51 +109,28 @@ def _spatial_backward_channel(dout, xhat, c, gamma, inv_std, train, dx, dgamma, 
                 dx[n, c, l] = gamma[c] * inv_std[c] * dout[n, c, l]
 
 
-@njit(cache=True)
-def _spatial_train_serial(x, gamma, beta, eps, out, xhat, mean, var, inv_std):
-    for c in range(x.shape[1]):
-        _spatial_train_channel(x, c, gamma, beta, eps, out, xhat, mean, var, inv_std)
-
-
 @njit(cache=True, parallel=True)
-def _spatial_train_parallel(x, gamma, beta, eps, out, xhat, mean, var, inv_std):
+def _spatial_train(x, gamma, beta, eps, out, xhat, mean, var, inv_std):
     for c in prange(x.shape[1]):
         _spatial_train_channel(x, c, gamma, beta, eps, out, xhat, mean, var, inv_std)
 
 
-@njit(cache=True)
-def _spatial_eval_serial(x, gamma, beta, mean, inv_std, out, xhat):
-    for c in range(x.shape[1]):
-        _spatial_eval_channel(x, c, gamma, beta, mean, inv_std, out, xhat)
-
-
 @njit(cache=True, parallel=True)
-def _spatial_eval_parallel(x, gamma, beta, mean, inv_std, out, xhat):
+def _spatial_eval(x, gamma, beta, mean, inv_std, out, xhat):
     for c in prange(x.shape[1]):
         _spatial_eval_channel(x, c, gamma, beta, mean, inv_std, out, xhat)
 
 
-@njit(cache=True)
-def _spatial_backward_serial(dout, xhat, gamma, inv_std, train, dx, dgamma, dbeta):
-    for c in range(dout.shape[1]):
-        _spatial_backward_channel(dout, xhat, c, gamma, inv_std, train, dx, dgamma, dbeta)
-
-
 @njit(cache=True, parallel=True)
-def _spatial_backward_parallel(dout, xhat, gamma, inv_std, train, dx, dgamma, dbeta):
+def _spatial_backward(dout, xhat, gamma, inv_std, train, dx, dgamma, dbeta):
     for c in prange(dout.shape[1]):
         _spatial_backward_channel(dout, xhat, c, gamma, inv_std, train, dx, dgamma, dbeta)
 
 
-#: Spatial input with at least this many elements uses the parallel drivers
-#: (when Numba may use more than one thread, see ``numba.set_num_threads``).
-#: Below it, starting the thread pool costs more than it saves. Set it to
-#: ``float("inf")`` to always run serially.
-PARALLEL_MIN_SIZE = 1 << 16
-
-
-def _use_parallel(size: int) -> bool:
-    return size >= PARALLEL_MIN_SIZE and numba.get_num_threads() > 1
+#: The drivers run on the calling thread below this much work (see
+#: :func:`companion._threads.threads_for`): about four operations per element,
+#: so from 2**16 elements on every channel may go to another thread.
+WORK_PER_ELEMENT = 4
 
 
 # --------------------------------------------------------------------------
@@ -171,20 +146,21 @@ def _view(a):
 def spatial_train_forward(x, gamma, beta, eps, out, xhat, mean, var, inv_std):
     """Training forward pass of ``(N, C, H, W)`` input, filling ``out``, ``xhat``
     ``(N, C, H, W)`` and ``mean``, ``var``, ``inv_std`` ``(C,)`` (no validation)."""
-    kernel = _spatial_train_parallel if _use_parallel(x.size) else _spatial_train_serial
-    kernel(_view(x), gamma, beta, eps, _view(out), _view(xhat), mean, var, inv_std)
+    with threads_for(WORK_PER_ELEMENT * x.size):
+        _spatial_train(_view(x), gamma, beta, eps, _view(out), _view(xhat), mean, var,
+                       inv_std)
 
 
 def spatial_eval_forward(x, gamma, beta, mean, inv_std, out, xhat):
     """Evaluation forward pass with the given ``mean`` and ``inv_std``, filling
     ``out`` and ``xhat`` (no validation)."""
-    kernel = _spatial_eval_parallel if _use_parallel(x.size) else _spatial_eval_serial
-    kernel(_view(x), gamma, beta, mean, inv_std, _view(out), _view(xhat))
+    with threads_for(WORK_PER_ELEMENT * x.size):
+        _spatial_eval(_view(x), gamma, beta, mean, inv_std, _view(out), _view(xhat))
 
 
 def spatial_backward(dout, xhat, gamma, inv_std, train, dx, dgamma, dbeta):
     """Backward pass, filling ``dx`` ``(N, C, H, W)``, ``dgamma`` and ``dbeta``
     ``(C,)`` (no validation; ``dout`` is only read)."""
-    kernel = _spatial_backward_parallel if _use_parallel(dout.size) \
-        else _spatial_backward_serial
-    kernel(_view(dout), _view(xhat), gamma, inv_std, train, _view(dx), dgamma, dbeta)
+    with threads_for(WORK_PER_ELEMENT * dout.size):
+        _spatial_backward(_view(dout), _view(xhat), gamma, inv_std, train, _view(dx),
+                          dgamma, dbeta)

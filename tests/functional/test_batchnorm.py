@@ -18,6 +18,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from companion._threads import PARALLEL_MIN_WORK
 from companion.functional import batchnorm_spatial as bns
 from companion.functional import (
     BatchNormCache,
@@ -295,7 +296,8 @@ def test_inputs_are_not_modified(train, shape):
 
 @pytest.mark.parametrize("shape", [(64, 6, 14, 14), (3, 2, 150, 150)])
 def test_results_do_not_depend_on_the_number_of_threads(shape):
-    assert np.prod(shape) >= bns.PARALLEL_MIN_SIZE        # the parallel drivers run
+    # enough work for the whole pool (see companion._threads.threads_for)
+    assert bns.WORK_PER_ELEMENT * np.prod(shape) >= PARALLEL_MIN_WORK
     x, gamma, beta, rm, rv = make(np.random.default_rng(7), shape)
     dout = np.random.default_rng(8).standard_normal(shape)
     if numba.config.NUMBA_NUM_THREADS < 2:
@@ -319,22 +321,28 @@ def test_results_do_not_depend_on_the_number_of_threads(shape):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_serial_and_parallel_drivers_agree_bit_for_bit(dtype):
+def test_kernels_agree_bit_for_bit_on_one_thread_and_on_all(dtype):
+    # the kernels themselves, below the drivers' size threshold too;
     # L = 17 * 23 = 391: vectorized sums plus a scalar remainder
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba may use only one thread here (NUMBA_NUM_THREADS=1)")
     x, gamma, beta, rm, rv = make(np.random.default_rng(9), (5, 4, 17, 23), dtype)
     x3 = x.reshape(5, 4, 391)
     dout = np.random.default_rng(10).standard_normal(x3.shape).astype(dtype)
+    before = numba.get_num_threads()
     results = []
-    for train, evaluate, backward in ((bns._spatial_train_serial, bns._spatial_eval_serial,
-                                       bns._spatial_backward_serial),
-                                      (bns._spatial_train_parallel, bns._spatial_eval_parallel,
-                                       bns._spatial_backward_parallel)):
-        out, xhat, out_e, xhat_e, dx = (np.empty_like(x3) for _ in range(5))
-        mean, var, inv_std, dgamma, dbeta = (np.empty(4, dtype) for _ in range(5))
-        train(x3, gamma, beta, 1e-5, out, xhat, mean, var, inv_std)
-        evaluate(x3, gamma, beta, rm, inv_std, out_e, xhat_e)
-        backward(dout, xhat, gamma, inv_std, True, dx, dgamma, dbeta)
-        results.append((out, xhat, mean, var, inv_std, out_e, xhat_e, dx, dgamma, dbeta))
+    try:
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(threads)
+            out, xhat, out_e, xhat_e, dx = (np.empty_like(x3) for _ in range(5))
+            mean, var, inv_std, dgamma, dbeta = (np.empty(4, dtype) for _ in range(5))
+            bns._spatial_train(x3, gamma, beta, 1e-5, out, xhat, mean, var, inv_std)
+            bns._spatial_eval(x3, gamma, beta, rm, inv_std, out_e, xhat_e)
+            bns._spatial_backward(dout, xhat, gamma, inv_std, True, dx, dgamma, dbeta)
+            results.append((out, xhat, mean, var, inv_std, out_e, xhat_e, dx, dgamma,
+                            dbeta))
+    finally:
+        numba.set_num_threads(before)
     for a, b in zip(*results):
         assert a.tobytes() == b.tobytes()
 
