@@ -84,11 +84,9 @@ def _check_close(name, ours, theirs, dtype):
 
 def _reference_results(torch, fn, args, dout, grads_of):
     """Forward output and gradients from PyTorch (the check of cases too big for NumPy)."""
-    tensors = [torch.from_numpy(np.ascontiguousarray(a)).requires_grad_(i in grads_of)
-               for i, a in enumerate(args)]
-    out = fn(*tensors)
-    grads = torch.autograd.grad(out, [tensors[i] for i in grads_of], torch.from_numpy(dout))
-    return (out.detach().numpy(),) + tuple(g.numpy() for g in grads)
+    from benchmarks.torch_layers import autograd_step
+    return tuple(t.detach().numpy() for t in autograd_step(torch, fn, args, dout,
+                                                            grads_of)())
 
 
 def conv_case(group, layer, x, rng, dtype, torch, algorithms=(), numpy=True):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["load_torch", "conv2d_step", "max_pool2d_step", "avg_pool2d_step"]
+__all__ = ["load_torch", "autograd_step", "conv2d_step", "max_pool2d_step", "avg_pool2d_step"]
 
 
 def load_torch(num_threads: int):
@@ -21,31 +21,36 @@ def load_torch(num_threads: int):
     return torch
 
 
-def _tensor(torch, a, grad=True):
-    return torch.from_numpy(np.ascontiguousarray(a)).requires_grad_(grad)
+def autograd_step(torch, fn, args, dout, grads_of):
+    """A callable: ``out = fn(*args)`` in PyTorch, then ``(out, *grads)``.
+
+    ``args`` are NumPy arrays (turned into tensors once, here), ``dout`` the
+    upstream gradient, ``grads_of`` the positions of the arguments whose
+    gradients are returned, in that order.
+    """
+    tensors = [torch.from_numpy(np.ascontiguousarray(a)).requires_grad_(i in grads_of)
+               for i, a in enumerate(args)]
+    wrt = [tensors[i] for i in grads_of]
+    td = torch.from_numpy(np.ascontiguousarray(dout))
+
+    def step():
+        out = fn(*tensors)
+        return (out,) + torch.autograd.grad(out, wrt, td)
+
+    return step
 
 
 def conv2d_step(torch, x, w, b, dout, stride, padding):
     """A callable: conv2d forward, then gradients with respect to x, w and b."""
-    tx, tw, tb = _tensor(torch, x), _tensor(torch, w), _tensor(torch, b)
-    td = _tensor(torch, dout, grad=False)
     conv = torch.nn.functional.conv2d
-
-    def step():
-        out = conv(tx, tw, tb, stride=stride, padding=padding)
-        return torch.autograd.grad(out, (tx, tw, tb), td)
-
-    return step
+    return autograd_step(torch, lambda tx, tw, tb: conv(tx, tw, tb, stride=stride,
+                                                         padding=padding),
+                         (x, w, b), dout, (0, 1, 2))
 
 
 def _pool2d_step(torch, pool, x, dout, size, stride):
     """A callable: ``pool`` forward, then the gradient with respect to x."""
-    tx, td = _tensor(torch, x), _tensor(torch, dout, grad=False)
-
-    def step():
-        return torch.autograd.grad(pool(tx, size, stride), (tx,), td)
-
-    return step
+    return autograd_step(torch, lambda tx: pool(tx, size, stride), (x,), dout, (0,))
 
 
 def max_pool2d_step(torch, x, dout, size, stride):
