@@ -75,7 +75,8 @@ def _conv2d_forward_gemm(xp, w2, b, KH, KW, sh, sw, chunk, out):
     The task unfolds its images into ``cols`` (``K x chunk*P``, ``K = C*KH*KW``,
     ``P = Ho*Wo``), multiplies ``w2 @ cols`` (``w2 = w.reshape(F, K)``) with
     BLAS, and writes each image's ``F x P`` block, plus the bias, to ``out``
-    (viewed as ``(N, F, P)``). ``cols`` is small enough to stay in the cache
+    (viewed as ``(N, F, P)``); a chunk of one image is multiplied straight
+    into its block of ``out``. ``cols`` is small enough to stay in the cache
     between the copy and the product.
     """
     N, C = xp.shape[0], xp.shape[1]
@@ -89,14 +90,22 @@ def _conv2d_forward_gemm(xp, w2, b, KH, KW, sh, sw, chunk, out):
         for m in range(nb):
             for c in range(C):
                 im2col_plane(xp, n0 + m, c, KH, KW, sh, sw, cols, m * P)
-        prod = np.empty((F, nb * P), dtype=xp.dtype)
-        gemm(False, False, 1.0, w2, cols, 0.0, prod)
-        for m in range(nb):
-            start = np.uintp(m * P)
+        if nb == 1:             # one image: the product goes straight into out
+            prod = out[n0]
+            gemm(False, False, 1.0, w2, cols, 0.0, prod)
             for f in range(F):
                 bias = b[f]
                 for p in range(np.uintp(P)):
-                    out[n0 + m, f, p] = prod[f, start + p] + bias
+                    prod[f, p] += bias
+        else:
+            prod = np.empty((F, nb * P), dtype=xp.dtype)
+            gemm(False, False, 1.0, w2, cols, 0.0, prod)
+            for m in range(nb):
+                start = np.uintp(m * P)
+                for f in range(F):
+                    bias = b[f]
+                    for p in range(np.uintp(P)):
+                        out[n0 + m, f, p] = prod[f, start + p] + bias
 
 
 @njit(cache=True, parallel=True, fastmath=_FASTMATH)
