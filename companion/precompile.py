@@ -299,6 +299,13 @@ def _warm_regression(rng, dtype) -> None:
     sgd_linear_regression(X, y, lr=0.1, epochs=2, batch_size=4, rng=np.random.default_rng(0))
 
 
+def _warm_winograd(rng, dtype) -> None:
+    from companion.teaching.winograd import winograd_conv2d
+    x = rng.standard_normal((1, 2, 4, 4)).astype(dtype)
+    w = rng.standard_normal((2, 2, 3, 3)).astype(dtype)
+    winograd_conv2d(x, w, np.zeros(2, dtype), 1)
+
+
 #: Module -> function that runs each of its kernels for one dtype.
 def _warm_validate(rng, dtype) -> None:
     from companion._validate import all_finite
@@ -321,6 +328,7 @@ RUNNERS: dict[str, Callable] = {
     "companion.optim.adam": _warm_adam,
     "companion.data.transforms": _warm_data,
     "companion.teaching.regression": _warm_regression,
+    "companion.teaching.winograd": _warm_winograd,
 }
 
 

@@ -9,6 +9,8 @@
   :mod:`~companion.teaching.compare`, short answers in :mod:`~companion.teaching.answers`)
 * :mod:`~companion.teaching.source` – show the package's code in a chapter
 * :mod:`~companion.teaching.timing` – a convolution's time against its work
+* :mod:`~companion.teaching.winograd` – Winograd's minimal filtering, a 3 x 3
+  convolution with fewer multiplications (chapter 8)
 * :mod:`~companion.teaching.explorers` – the data of the interactive figures of
   chapters 7-9 (which cells a gradient reaches), rendered as HTML by
   :mod:`~companion.teaching.explorer_html`
@@ -56,6 +58,12 @@ from companion.teaching.timing import (
     cpu_name,
     measure_conv_scaling,
 )
+from companion.teaching.winograd import (
+    WinogradTransforms,
+    winograd_conv2d,
+    winograd_multiplications,
+    winograd_transforms,
+)
 from companion.teaching.explorers import (
     EXPLORERS,
     conv_terms,
@@ -91,6 +99,7 @@ __all__ = [
     "SGDHistory",
     "Surface",
     "Trajectory",
+    "WinogradTransforms",
     "answer_digest",
     "best_time",
     "check_answer",
@@ -100,12 +109,12 @@ __all__ = [
     "explorer_data",
     "explorer_html",
     "explorer_links",
+    "gradient_descent",
     "graph_backward",
     "graph_data",
     "graph_forward",
     "graph_html",
     "graph_links",
-    "gradient_descent",
     "least_squares_loss_and_grad",
     "measure_conv_scaling",
     "minibatch_indices",
@@ -117,4 +126,7 @@ __all__ = [
     "show_explorer",
     "show_graph",
     "show_source",
+    "winograd_conv2d",
+    "winograd_multiplications",
+    "winograd_transforms",
 ]
