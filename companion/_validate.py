@@ -171,8 +171,14 @@ def all_finite(arr: np.ndarray) -> bool:
 def check_finite(arr: np.ndarray, name: str) -> None:
     """Raise ``ValueError`` if ``arr`` holds NaN or infinity."""
     if not all_finite(arr):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise NonFiniteError(f"{name} must be finite, got {bad} NaN or infinite value(s)")
+        check_nonfinite_count(int(np.size(arr) - np.count_nonzero(np.isfinite(arr))), name)
+
+
+def check_nonfinite_count(count: int, name: str) -> None:
+    """Raise :class:`NonFiniteError` for ``name`` if ``count`` (the number of NaN or
+    infinite values a kernel found while it read the array) is not 0."""
+    if count:
+        raise NonFiniteError(f"{name} must be finite, got {count} NaN or infinite value(s)")
 
 
 def check_same_dtype(arr: np.ndarray, name: str, ref: np.ndarray, ref_name: str) -> None:

@@ -11,8 +11,16 @@ from companion.functional import (
     avg_pool2d_forward,
     conv2d_backward,
     conv2d_forward,
+    leaky_relu_backward,
+    leaky_relu_forward,
     max_pool2d_backward,
     max_pool2d_forward,
+    relu_backward,
+    relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    tanh_backward,
+    tanh_forward,
 )
 
 
@@ -36,6 +44,12 @@ def _layers(x, w, b, dout_conv, dout_pool):
                               (avg_pool2d_forward, avg_pool2d_backward)):
         out, cache = forward(x, 2)
         results += [out, backward(dout_pool, cache)]
+    for forward, backward in ((relu_forward, relu_backward),
+                              (leaky_relu_forward, leaky_relu_backward),
+                              (sigmoid_forward, sigmoid_backward),
+                              (tanh_forward, tanh_backward)):
+        out, cache = forward(x - 0.5)
+        results += [out, backward(x, cache)]
     return results
 
 

@@ -251,6 +251,32 @@ def test_non_finite_values_are_rejected(name, bad):
         backward(x, cache)
 
 
+@pytest.mark.parametrize("name", ["relu", "leaky_relu"])
+@pytest.mark.parametrize("size", [7, 300_000])       # one thread; the whole pool
+def test_relu_kernels_count_every_non_finite_value(name, size):
+    # the ReLU loops count NaN and infinity while they compute: every position
+    # is seen, on any thread, also where the gradient would be masked (x <= 0)
+    forward, backward = PAIRS[name]
+    rng = np.random.default_rng(size)
+    x = rng.standard_normal(size)
+    bad_at = rng.choice(size, 3, replace=False)
+    x_bad = x.copy()
+    x_bad[bad_at] = [np.nan, np.inf, -np.inf]
+    with pytest.raises(ValueError, match="x must be finite, got 3 NaN or infinite"):
+        forward(x_bad)
+    out, cache = forward(x)
+    dout = np.ones(size)
+    masked = np.flatnonzero(x <= 0)[:2]
+    dout[masked] = np.nan
+    with pytest.raises(ValueError, match="dout must be finite, got 2 NaN or infinite"):
+        backward(dout, cache)
+    for i in (0, size - 1):                          # the first and the last element
+        x_one = x.copy()
+        x_one[i] = np.nan
+        with pytest.raises(ValueError, match="got 1 NaN"):
+            forward(x_one)
+
+
 @pytest.mark.parametrize("name", list(PAIRS))
 def test_backward_validates_dout_and_cache(name):
     forward, backward = PAIRS[name]
