@@ -99,7 +99,7 @@ def as_float_array(x, name: str, *, ndim=None, dtype=None, finite: bool = True,
         if target.type not in FLOAT_DTYPES:
             raise ValueError(f"dtype must be float32 or float64, got {target}")
     elif arr.dtype.type in FLOAT_DTYPES:
-        target = arr.dtype
+        target = arr.dtype.newbyteorder("=")    # native byte order, as Numba needs
     else:
         target = np.dtype(np.float64)
     if arr.dtype != target:

@@ -145,3 +145,20 @@ def test_all_finite_of_empty_and_integer_arrays():
 
     assert all_finite(np.empty((0, 3), np.float32))
     assert all_finite(np.arange(5))
+
+
+@pytest.mark.parametrize("dtype", [">f4", ">f8"])
+def test_non_native_byte_order_is_converted_for_the_kernels(dtype):
+    # Numba compiles for native byte order only: a big-endian array must reach the
+    # kernels converted, not as a typing error from deep inside Numba
+    from companion.functional import conv2d_forward, relu_forward
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3)), \
+        rng.standard_normal(4)
+    swapped = [a.astype(dtype) for a in (x, w, b)]
+    arr = v.as_float_array(swapped[0], "x")
+    assert arr.dtype.isnative and arr.dtype == np.dtype(dtype).newbyteorder("=")
+    assert np.array_equal(arr, swapped[0])
+    native = [a.astype(np.dtype(dtype).newbyteorder("=")) for a in (x, w, b)]
+    assert np.array_equal(conv2d_forward(*swapped, 1, 1)[0], conv2d_forward(*native, 1, 1)[0])
+    assert np.array_equal(relu_forward(swapped[0])[0], relu_forward(native[0])[0])

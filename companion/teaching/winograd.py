@@ -21,8 +21,10 @@ and the sum over the input channels is taken in the transformed domain,
 ``M = sum_c U[f, c] * V[c]``, before the one output transform per tile and
 filter. ``F(2 x 2, 3 x 3)`` takes 16 products per 4 outputs (2.25 times fewer
 than 36), ``F(4 x 4, 3 x 3)`` 36 per 16 (4 times fewer); the price is in the
-transforms' additions and in rounding: the entries of ``G`` and ``A^T`` grow
-with ``m`` (``1/24``, ``8``), and so does the error in float32.
+transforms' additions (and multiplications by small constants) and in
+rounding: for ``m = 2`` every entry of the matrices is 0, +-1/2 or +-1, for
+``m = 4`` they range from 1/24 (in ``G``) to 5 (in ``B^T``) and 8 (in
+``A^T``), and the float32 error grows with them.
 
 :func:`winograd_conv2d` is a readable reference (stride 1, 3 x 3 filters, any
 padding): one Numba kernel of plain loops, computing in the input's dtype in
@@ -37,7 +39,14 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from companion._validate import as_float_array, as_nonnegative_int, check_same_dtype
+from companion._validate import (
+    NonFiniteError,
+    all_finite,
+    as_float_array,
+    as_float_dtype,
+    as_nonnegative_int,
+    check_same_dtype,
+)
 
 __all__ = ["WinogradTransforms", "winograd_transforms", "winograd_conv2d",
            "winograd_multiplications"]
@@ -89,11 +98,14 @@ _MATRICES = {
 
 
 def winograd_transforms(m: int = 2, dtype=np.float64) -> WinogradTransforms:
-    """The matrices of ``F(m, 3)`` for ``m`` = 2 or 4, as arrays of ``dtype``.
+    """The matrices of ``F(m, 3)`` for ``m`` = 2 or 4, as arrays of ``dtype``
+    (float32 or float64).
 
-    Raises ``ValueError`` for another ``m`` (``TypeError`` if not an int).
+    Raises ``ValueError`` for another ``m`` or dtype (``TypeError`` if ``m`` is
+    not an int).
     """
     m = _as_tile(m)
+    dtype = as_float_dtype(dtype)
     BT, G, AT = (np.array(a, dtype=dtype) for a in _MATRICES[m])
     return WinogradTransforms(m, BT, G, AT)
 
@@ -143,8 +155,10 @@ def _winograd_conv2d_kernel(xp, U, BT, AT, b, out):
 
     For a tile at ``(i0, j0)``: ``V[c] = BT @ d_c @ BT.T`` for every channel
     ``c`` (``d_c``: the ``(m+2) x (m+2)`` input tile), then for every filter
-    ``M = sum_c U[f, c] * V[c]`` (the only products that grow with the
-    channels: ``(m+2)^2`` per channel) and ``Y = AT @ M @ AT.T`` plus the bias.
+    ``M = sum_c U[f, c] * V[c]`` (the only products of data and filter
+    values: ``(m+2)^2`` per channel and filter) and ``Y = AT @ M @ AT.T`` plus
+    the bias. Neighbouring input tiles overlap by 2 (tiles start every ``m``
+    rows and columns).
     """
     N, C = xp.shape[0], xp.shape[1]
     F = U.shape[0]
@@ -195,13 +209,15 @@ def winograd_conv2d(x, w, b, padding=0, *, m=2):
     """Forward pass of a 3 x 3 convolution layer, stride 1, by ``F(m x m, 3 x 3)``.
 
     The output is that of ``conv2d_forward(x, w, b, 1, padding)`` up to
-    rounding.
+    rounding. The input is zero-padded to whole tiles; the outputs of the
+    extra rows and columns are not kept.
 
     Parameters
     ----------
-    x : float array (N, C, H, W)
-    w : array (F, C, 3, 3) of x's dtype
-    b : array (F,) of x's dtype
+    x : array (N, C, H, W)
+        float32 and float64 are kept, other real input is converted to float64.
+    w : array (F, C, 3, 3) of x's (converted) dtype
+    b : array (F,) of x's (converted) dtype
     padding : int >= 0
         Zero padding on each side.
     m : 2 or 4
@@ -216,7 +232,9 @@ def winograd_conv2d(x, w, b, padding=0, *, m=2):
     ------
     ValueError
         Wrong shapes or dtypes, non-finite values, filters other than 3 x 3,
-        an input smaller than the filter, ``m`` not 2 or 4.
+        an input smaller than the filter, ``m`` not 2 or 4; an output that
+        overflowed (the transforms scale values by up to about 100, so float32
+        input near 1e36 overflows where the direct convolution would not).
     TypeError
         Non-numeric input, ``padding`` or ``m`` not an int.
     """
@@ -245,4 +263,8 @@ def winograd_conv2d(x, w, b, padding=0, *, m=2):
     _filter_transform(w, t.G, U)
     out = np.empty((N, F, Ho, Wo), dtype=x.dtype)
     _winograd_conv2d_kernel(xp, U, t.BT, t.AT, b, out)
+    if not all_finite(out):
+        raise NonFiniteError(f"winograd_conv2d overflowed in {x.dtype}: the transforms "
+                             f"scale values by up to about 100; use float64 or "
+                             f"conv2d_forward")
     return out

@@ -79,6 +79,25 @@ def test_inputs_are_not_modified_and_read_only_inputs_work():
         assert np.array_equal(a, c)
 
 
+def test_transforms_refuse_a_dtype_that_would_truncate_them():
+    with pytest.raises(ValueError, match="dtype must be float32 or float64"):
+        winograd_transforms(2, dtype=int)
+    with pytest.raises(ValueError, match="dtype must be float32 or float64"):
+        winograd_transforms(4, dtype=complex)
+    assert winograd_transforms(4, np.float32).G.dtype == np.float32
+
+
+def test_overflow_in_the_transforms_is_reported():
+    # finite float32 input the direct convolution handles, but the transforms
+    # scale by up to about 100: an error, not inf or NaN
+    x = np.full((1, 1, 6, 6), 3e37, np.float32)
+    w = np.full((1, 1, 3, 3), 0.01, np.float32)
+    b = np.zeros(1, np.float32)
+    assert np.all(np.isfinite(conv2d_forward(x, w, b, 1, 1)[0]))
+    with pytest.raises(ValueError, match="winograd_conv2d overflowed in float32"):
+        winograd_conv2d(x, w, b, 1, m=4)
+
+
 def _args():
     return np.zeros((1, 2, 5, 5)), np.zeros((3, 2, 3, 3)), np.zeros(3)
 
