@@ -1,15 +1,19 @@
 """``python -m benchmarks.thread_policy``: why the package makes idle threads sleep.
 
-Times a few workloads (forward + backward of LeNet-5's conv1 and pool1, and a
-whole LeNet-5 training step, batch 64, float32) in fresh processes under
+Times a few workloads (forward + backward of LeNet-5's conv1 and pool1, and
+the whole training steps of LeNet-5 and of the 32x32x3 network with
+``companion.nn``, batch 64, float32) in fresh processes under
 three thread policies, on an idle machine and with one core kept busy by a
 spinning process this script starts (a shared server, a laptop running a
 browser, Binder):
 
 ``spinning``
     OpenMP's default: idle workers poll for work for a while before they
-    sleep. (Emulated by starting Numba's pool before the package is
-    imported, so the package cannot set its policy.)
+    sleep (GNU OpenMP: 300,000 polls). (Emulated by starting Numba's pool
+    before the package is imported, so the package cannot set its policy.)
+``spin 30k``
+    The same with ``GOMP_SPINCOUNT=30000``: a tenth of the default polling,
+    a middle way between spinning and sleeping.
 ``passive``
     ``OMP_WAIT_POLICY=PASSIVE``, what :mod:`companion._threads` sets.
 ``workqueue``
@@ -31,6 +35,7 @@ import numpy as np
 
 POLICIES = {
     "spinning": ({}, True),
+    "spin 30k": ({"GOMP_SPINCOUNT": "30000"}, True),
     "passive": ({}, False),
     "workqueue": ({"NUMBA_THREADING_LAYER": "workqueue"}, False),
 }
@@ -43,6 +48,7 @@ if sys.argv[1] == "1":
     numba.get_num_threads()          # start Numba's pool first: the package's policy is too late
 from companion.functional import conv2d_backward, conv2d_forward
 from companion.functional import max_pool2d_backward, max_pool2d_forward
+from benchmarks.models import training_step_cases
 from benchmarks.training import lenet5_training_case
 
 rng = np.random.default_rng(0)
@@ -62,8 +68,10 @@ def pool():
     max_pool2d_backward(dp, cache)
 
 step = lenet5_training_case(torch=None).implementations["companion"]
+step32 = training_step_cases(batch=64)[1].implementations["companion"]
 result = {}
-for name, fn in (("conv1", conv), ("pool1", pool), ("train step", step)):
+for name, fn in (("conv1", conv), ("pool1", pool), ("train step", step),
+                 ("32x32x3 step", step32)):
     for _ in range(3):
         fn()
     times = []
@@ -112,9 +120,9 @@ def main(argv=None) -> int:
     names = list(rows[0][2])
     print(f"median ms over {args.rounds} processes ({args.calls} calls each); "
           f"load average now {os.getloadavg()[0]:.2f}")
-    print(f"{'machine':<14} {'policy':<10} " + " ".join(f"{n:>11}" for n in names))
+    print(f"{'machine':<14} {'policy':<10} " + " ".join(f"{n:>12}" for n in names))
     for scenario, policy, medians in rows:
-        print(f"{scenario:<14} {policy:<10} " + " ".join(f"{medians[n]:11.3f}" for n in names))
+        print(f"{scenario:<14} {policy:<10} " + " ".join(f"{medians[n]:12.3f}" for n in names))
     return 0
 
 

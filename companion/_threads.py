@@ -32,6 +32,27 @@ A LeNet-5 training step whose dense layers call a 2-thread OpenBLAS took
 15-120 ms on the loaded machine, 6 ms with OpenBLAS single-threaded during the
 step.
 
+Measured again after the package's BLAS calls became single-threaded (8
+December 2026, same machine, median ms of 3 processes, whole training steps
+with ``companion.nn``; "spin 30k" is ``GOMP_SPINCOUNT=30000``, a tenth of
+GNU OpenMP's default polling):
+
+==============  ==========  ==============  ================
+machine         policy      LeNet-5 step    32x32x3 step
+==============  ==========  ==============  ================
+idle            spinning    9.1             48.8
+idle            spin 30k    8.3             50.4
+idle            passive     13.0            54.2
+one core busy   spinning    15.9            102.0
+one core busy   spin 30k    31.3            99.5
+one core busy   passive     8.5             74.9
+==============  ==========  ==============  ================
+
+Spinning saves 10-30 % on an idle machine and costs 35-90 % on a busy one,
+and the shorter spin keeps the cost without the saving. The package keeps the
+passive policy: a learner's machine is rarely idle (a browser, Binder's
+neighbours), and a slow step there is worse than a slightly slower one here.
+
 **The policy.**
 
 1. :func:`apply_thread_policy` sets the standard OpenMP variable
