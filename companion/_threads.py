@@ -175,11 +175,20 @@ def thread_policy_status() -> dict:
 
 
 PARALLEL_MIN_WORK = 1 << 18
-"""Work (multiply-adds, or elements visited) from which a kernel uses Numba's whole pool.
+"""Work from which a kernel uses Numba's whole pool, in units of about a nanosecond
+of one core.
 
-Below it :func:`threads_for` runs the kernel on the calling thread: at about
-1 to 10 operations per nanosecond, 2**18 of them take tens of microseconds,
-the cost of waking the pool. Set it to 0 to always use the pool."""
+Callers convert what they count into these units: a pooling window element
+or a direct convolution's multiply-add is about one unit, a BLAS product does
+about 32 multiply-adds per unit (``companion.functional.conv_gemm``), an
+elementwise loop about 4 elements (``companion.functional.activations``),
+batch normalization 4 units per element. Below the threshold
+:func:`threads_for` runs the kernel on the calling thread: 2**18 units are
+about 250 us of one core, and waking the pool costs about 100 us here, so
+two threads only pay from about there on. Predicting one image of the
+32x32x3 network: each of its two convolutions took about 110 us longer on
+the pool than on the calling thread when their multiply-adds were counted as
+units. Set it to 0 to always use the pool."""
 
 
 @contextlib.contextmanager

@@ -268,9 +268,15 @@ def _gemm_chunk(P: int) -> int:
     return max(1, -(-_GEMM_MIN_COLUMNS // P))
 
 
+# threads_for weighs work in units of about a nanosecond of one core (a pooling
+# window element, a few elementwise operations); a BLAS product does about 32
+# multiply-adds in that time here (35 GMAC/s on one AVX2 core).
+_MACS_PER_WORK = 32
+
+
 def _parallel_work(macs: int, N: int, images_per_task: int) -> int:
     """The work to weigh for :func:`~companion._threads.threads_for`: none with one task."""
-    return macs if N > images_per_task else 0
+    return macs // _MACS_PER_WORK if N > images_per_task else 0
 
 
 def _gemm_group(N: int, chunk: int, n_weights: int) -> int:
