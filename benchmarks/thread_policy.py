@@ -86,7 +86,8 @@ print(json.dumps(result))
 
 def _run(policy: str, calls: int) -> dict:
     extra, prestart = POLICIES[policy]
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     env.update(extra)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.run([sys.executable, "-c", WORKER, "1" if prestart else "0", str(calls)],

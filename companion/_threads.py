@@ -48,8 +48,9 @@ one core busy   spin 30k    31.3            99.5
 one core busy   passive     8.5             74.9
 ==============  ==========  ==============  ================
 
-Spinning saves 10-30 % on an idle machine and costs 35-90 % on a busy one,
-and the shorter spin keeps the cost without the saving. The package keeps the
+Spinning saves 10-30 % on an idle machine and costs 35-90 % on a busy one;
+the shorter spin keeps most of the saving but costs as much or more when a
+core is busy. The package keeps the
 passive policy: a learner's machine is rarely idle (a browser, Binder's
 neighbours), and a slow step there is worse than a slightly slower one here.
 

@@ -29,6 +29,7 @@ __all__ = [
     "as_batch",
     "as_target_like",
     "check_finite",
+    "check_nonfinite_count",
     "check_same_shape",
     "check_same_dtype",
     "check_ndim",
@@ -98,6 +99,7 @@ def as_float_array(x, name: str, *, ndim=None, dtype=None, finite: bool = True,
         target = np.dtype(dtype)
         if target.type not in FLOAT_DTYPES:
             raise ValueError(f"dtype must be float32 or float64, got {target}")
+        target = target.newbyteorder("=")       # native byte order, as Numba needs
     elif arr.dtype.type in FLOAT_DTYPES:
         target = arr.dtype.newbyteorder("=")    # native byte order, as Numba needs
     else:

@@ -162,3 +162,16 @@ def test_non_native_byte_order_is_converted_for_the_kernels(dtype):
     native = [a.astype(np.dtype(dtype).newbyteorder("=")) for a in (x, w, b)]
     assert np.array_equal(conv2d_forward(*swapped, 1, 1)[0], conv2d_forward(*native, 1, 1)[0])
     assert np.array_equal(relu_forward(swapped[0])[0], relu_forward(native[0])[0])
+
+
+def test_an_explicit_non_native_dtype_gives_a_native_array():
+    arr = v.as_float_array([1.0, 2.0], "x", dtype=">f4")
+    assert arr.dtype == np.float32 and arr.dtype.isnative
+
+
+def test_optimizers_refuse_a_non_native_parameter_by_name():
+    # updated in place, so it cannot be converted: a clear TypeError, not Numba's
+    from companion.optim import SGD, Adam
+    for opt in (SGD(lr=0.1), Adam(lr=0.1)):
+        with pytest.raises(TypeError, match=r"params\['w'\] must be in the machine's byte"):
+            opt.step({"w": np.ones(3, ">f8")}, {"w": np.ones(3)})

@@ -80,8 +80,8 @@ input loses no accuracy in the statistics. Dense input ``(N, D)`` is walked
 row by row (its memory order) with one running sum per feature
 (:func:`_dense_train_kernel`, ...). Spatial input is handled by
 :mod:`companion.functional.batchnorm_spatial`: one function per channel, run
-serially or in parallel over the channels, bit-identical whatever the number
-of threads.
+in parallel over the channels (on the calling thread for small arrays),
+bit-identical whatever the number of threads.
 
 Dtypes: float32 and float64 are kept; integer or boolean input is converted to
 float64. ``gamma``, ``beta``, ``running_mean``, ``running_var`` (and ``dout``)

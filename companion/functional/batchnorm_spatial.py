@@ -127,9 +127,9 @@ def _spatial_backward(dout, xhat, gamma, inv_std, train, dx, dgamma, dbeta):
         _spatial_backward_channel(dout, xhat, c, gamma, inv_std, train, dx, dgamma, dbeta)
 
 
-#: The drivers run on the calling thread below this much work (see
-#: :func:`companion._threads.threads_for`): about four operations per element,
-#: so from 2**16 elements on every channel may go to another thread.
+#: Units of work per element that the drivers pass to
+#: :func:`companion._threads.threads_for` (about four operations per element):
+#: from 2**16 elements on, the channels are shared by the pool's threads.
 WORK_PER_ELEMENT = 4
 
 

@@ -83,6 +83,11 @@ def _check_param(value, key: str) -> np.ndarray:
     if value.dtype.type not in FLOAT_DTYPES:
         raise TypeError(f"{label} must have dtype float32 or float64, "
                         f"got {value.dtype}")
+    if not value.dtype.isnative:
+        raise TypeError(f"{label} must be in the machine's byte order (it is updated in "
+                        f"place, and the kernels read native numbers only), got "
+                        f"{value.dtype.str}; convert it with .astype(float) or "
+                        f".astype(np.float32)")
     if not value.flags.writeable:
         raise ValueError(f"{label} must be writable: the optimizer updates it in place")
     as_float_array(value, label)  # finite

@@ -102,7 +102,7 @@ def winograd_transforms(m: int = 2, dtype=np.float64) -> WinogradTransforms:
     (float32 or float64).
 
     Raises ``ValueError`` for another ``m`` or dtype (``TypeError`` if ``m`` is
-    not an int).
+    not an int or ``dtype`` is not a dtype).
     """
     m = _as_tile(m)
     dtype = as_float_dtype(dtype)
@@ -264,7 +264,9 @@ def winograd_conv2d(x, w, b, padding=0, *, m=2):
     out = np.empty((N, F, Ho, Wo), dtype=x.dtype)
     _winograd_conv2d_kernel(xp, U, t.BT, t.AT, b, out)
     if not all_finite(out):
-        raise NonFiniteError(f"winograd_conv2d overflowed in {x.dtype}: the transforms "
-                             f"scale values by up to about 100; use float64 or "
-                             f"conv2d_forward")
+        advice = "use float64 or conv2d_forward" if x.dtype == np.float32 \
+            else "scale the input down"
+        raise NonFiniteError(f"winograd_conv2d overflowed in {x.dtype} (the output or "
+                             f"the transforms, which scale values by up to about "
+                             f"100); {advice}")
     return out

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from companion import _threads
 from companion.functional import (
     LeakyReluCache,
     ReluCache,
@@ -252,10 +253,12 @@ def test_non_finite_values_are_rejected(name, bad):
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu"])
-@pytest.mark.parametrize("size", [7, 300_000])       # one thread; the whole pool
-def test_relu_kernels_count_every_non_finite_value(name, size):
+@pytest.mark.parametrize("size, pool", [(7, False), (7, True), (300_000, True)])
+def test_relu_kernels_count_every_non_finite_value(monkeypatch, name, size, pool):
     # the ReLU loops count NaN and infinity while they compute: every position
     # is seen, on any thread, also where the gradient would be masked (x <= 0)
+    if pool:                                          # the whole pool, whatever the size
+        monkeypatch.setattr(_threads, "PARALLEL_MIN_WORK", 0)
     forward, backward = PAIRS[name]
     rng = np.random.default_rng(size)
     x = rng.standard_normal(size)
